@@ -1,0 +1,98 @@
+//! Records of a run folder other than the history: the manifest, each node's committed log
+//! as read by the harness, and the faults it injected.
+
+use crate::history::NodeId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `manifest.json`: what was run, with what, and when. Every field the checkers read is
+/// optional so that a folder from an older or interrupted run still loads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    pub run_id: String,
+    pub campaign: Option<String>,
+    pub seed: u64,
+    pub target: String,
+    pub variant: Option<String>,
+    /// The workload model the history follows (`kv`, `register`, ...).
+    pub model: Option<String>,
+    pub n: u32,
+    pub f: u32,
+    /// Nodes the adversaries control; every other node is correct.
+    pub byzantine: Vec<NodeId>,
+    pub adversaries: Vec<Value>,
+    pub nemesis: Vec<Value>,
+    pub versions: Value,
+    /// Wall-clock start and end (RFC 3339), for people.
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Run-relative nanoseconds at which every fault was healed.
+    pub healed_at: Option<u64>,
+    /// How long after the heal correct nodes have to complete ops and agree on a height.
+    pub termination_bound_ns: Option<u64>,
+}
+
+impl Manifest {
+    /// Whether a node is outside the Byzantine set.
+    pub fn is_correct(&self, node: NodeId) -> bool {
+        !self.byzantine.contains(&node)
+    }
+}
+
+/// One committed entry of a node's log, as served by `GET /log`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    #[serde(default)]
+    pub view: u64,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub client: Option<String>,
+    #[serde(default)]
+    pub req: Option<u64>,
+    #[serde(default)]
+    pub op: Value,
+}
+
+impl LogEntry {
+    /// Null requests (gaps filled by a view change) carry no client operation.
+    pub fn is_noop(&self) -> bool {
+        self.client.is_none() && self.op.get("f").and_then(Value::as_str) == Some("noop")
+    }
+}
+
+/// A line of `commits.jsonl`: one read of one node's committed log.
+///
+/// `entries` holds every committed entry with `seq >= from`, up to `committed`. Reads are
+/// taken during the run (checkpoints) and once at the end (`final`). `incarnation` counts
+/// restarts: a node restarted without durable state starts a new incarnation, and "no node
+/// changes an entry it already showed" is judged within one incarnation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommitRead {
+    pub node: NodeId,
+    #[serde(default)]
+    pub time: u64,
+    #[serde(default)]
+    pub incarnation: u32,
+    #[serde(default)]
+    pub r#final: bool,
+    #[serde(default)]
+    pub from: u64,
+    pub committed: u64,
+    #[serde(default)]
+    pub entries: Vec<LogEntry>,
+}
+
+/// A line of `faults.jsonl`: a fault injected or healed, the ground truth for detectors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    pub time: u64,
+    /// `partition`, `crash`, `heal`, `equivocate`, ...
+    pub kind: String,
+    #[serde(default)]
+    pub nodes: Vec<NodeId>,
+    #[serde(default)]
+    pub detail: Value,
+}

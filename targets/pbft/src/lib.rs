@@ -1,0 +1,15 @@
+//! A PBFT replica (Castro and Liskov) serving a replicated key-value store: the reference
+//! target of traitor. The protocol core ([`replica::Replica`]) is a pure state machine; the
+//! `node` module wires it to TCP between replicas and an HTTP API for clients.
+
+pub mod bug;
+pub mod catch_up;
+pub mod checkpoint;
+pub mod crypto;
+pub mod history;
+pub mod messages;
+pub mod replica;
+pub mod rules;
+pub mod slot;
+pub mod state_machine;
+pub mod view_change;

@@ -75,14 +75,15 @@ pub fn parse_line(format: HistoryFormat, line: &str) -> Result<Option<Event>, St
 /// the parsed events of one batch stay a few megabytes.
 const CHUNK_LINES: usize = 65_536;
 
-/// Parses `text` batch by batch, handing each batch of events to `sink` in order. Returns
+/// Parses `text` batch by batch, handing each batch of (line number, event) to `sink` in
+/// order. Returns
 /// the number of skipped lines and the warnings. A last line that fails to parse and has no
 /// trailing newline is taken as a write cut short (a killed harness) and dropped with a
 /// warning; any other bad line is an error naming its number.
 pub fn parse_history_chunks<E: From<ParseError>>(
     text: &str,
     format: HistoryFormat,
-    mut sink: impl FnMut(Vec<Event>) -> Result<(), E>,
+    mut sink: impl FnMut(Vec<(usize, Event)>) -> Result<(), E>,
 ) -> Result<(usize, Vec<String>), E> {
     let lines: Vec<&str> = text.lines().collect();
     let unterminated_tail = !text.is_empty() && !text.ends_with('\n');
@@ -98,7 +99,7 @@ pub fn parse_history_chunks<E: From<ParseError>>(
         for (offset, result) in parsed.into_iter().enumerate() {
             let line = first_line + offset;
             match result {
-                Ok(Some(event)) => events.push(event),
+                Ok(Some(event)) => events.push((line, event)),
                 Ok(None) => skipped += usize::from(!chunk[offset].trim().is_empty()),
                 Err(message) if unterminated_tail && line == lines.len() => warnings.push(format!(
                     "line {line}: truncated last line dropped (the writer was probably killed): {message}"
@@ -119,7 +120,7 @@ pub fn parse_history(text: &str) -> Result<ParsedHistory, ParseError> {
     })?;
     let mut events = Vec::new();
     let (skipped, warnings) = parse_history_chunks(text, format, |batch| {
-        events.extend(batch);
+        events.extend(batch.into_iter().map(|(_, event)| event));
         Ok::<(), ParseError>(())
     })?;
     Ok(ParsedHistory {

@@ -1,0 +1,19 @@
+//! traitor's checkers: read a recorded history or run folder and say whether the cluster
+//! kept its promises.
+//!
+//! Each checker answers holds, violated (with evidence) or unknown (with why). The
+//! linearizability search is private; callers use [`linearizability::check`] on
+//! [`ops::Operations`] built from events.
+
+pub mod budget;
+pub mod input;
+pub mod linearizability;
+pub mod models;
+pub mod ops;
+pub mod synth;
+pub mod value;
+pub mod verdict;
+
+pub use budget::Budget;
+pub use models::Model;
+pub use verdict::{CheckResult, Validity};

@@ -1,0 +1,88 @@
+//! A compact, hashable value for model states and op arguments.
+//!
+//! `serde_json::Value` is neither `Hash` nor cheap to clone; the search memoises
+//! (linearized set, state) pairs millions of times, so histories are converted once.
+
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+
+/// A value as the models see it. JSON objects and non-integer numbers are kept as their
+/// canonical JSON text: equal JSON stays equal, which is all the models need of them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Val {
+    #[default]
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Str(Arc<str>),
+    List(Arc<[Val]>),
+}
+
+impl Val {
+    /// Text content for string models (`get`/`append`): nil is the empty string.
+    pub fn as_text(&self) -> String {
+        match self {
+            Val::Nil => String::new(),
+            Val::Str(s) => s.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The two halves of a `[a b]` pair, as in `cas [expected new]` and `[key value]` tuples.
+    pub fn as_pair(&self) -> Option<(&Val, &Val)> {
+        match self {
+            Val::List(items) if items.len() == 2 => Some((&items[0], &items[1])),
+            _ => None,
+        }
+    }
+}
+
+impl From<&Value> for Val {
+    fn from(value: &Value) -> Self {
+        match value {
+            Value::Null => Val::Nil,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or_else(|| Val::Str(n.to_string().into()), Val::Int),
+            Value::String(s) => Val::Str(s.as_str().into()),
+            Value::Array(items) => Val::List(items.iter().map(Val::from).collect()),
+            Value::Object(_) => Val::Str(value.to_string().into()),
+        }
+    }
+}
+
+impl fmt::Display for Val {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::Nil => f.write_str("nil"),
+            Val::Bool(b) => write!(f, "{b}"),
+            Val::Int(i) => write!(f, "{i}"),
+            Val::Str(s) => write!(f, "{s:?}"),
+            Val::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl Val {
+    /// Back to JSON, for evidence in reports.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Val::Nil => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Int(i) => Value::from(*i),
+            Val::Str(s) => Value::String(s.to_string()),
+            Val::List(items) => Value::Array(items.iter().map(Val::to_json).collect()),
+        }
+    }
+}

@@ -211,7 +211,8 @@ impl OpsBuilder {
             let failed_here = failed.get(key).unwrap_or(&none);
             let mut at = 0;
             ops.retain(|op| {
-                let keep = !failed_here.contains(&at) && !(op.func.is_read() && op.ret.is_none());
+                let unknown_read = op.func.is_read() && op.ret.is_none();
+                let keep = !(failed_here.contains(&at) || unknown_read);
                 at += 1;
                 keep
             });

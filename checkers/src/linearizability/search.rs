@@ -167,7 +167,7 @@ fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize)
             };
         }
         steps += 1;
-        if steps % 4096 == 0 {
+        if steps.is_multiple_of(4096) {
             if let Err(e) = budget.check_time() {
                 return Outcome::OutOfBudget(e);
             }

@@ -37,46 +37,34 @@ fn om1_four_generals_loyal_lieutenants_obey_a_loyal_commander_despite_a_traitor(
 
 #[test]
 fn om1_four_generals_loyal_lieutenants_agree_under_a_traitorous_commander() {
-    let commanders: Vec<(&str, Box<dyn Fn() -> Scenario>)> = vec![
+    let two_faced = |attack_to: Vec<u32>, silent_to: Vec<u32>| TwoFacedCommander {
+        attack_to,
+        silent_to,
+    };
+    let commanders = [
         (
             "parity",
-            Box::new(|| Scenario::new(4, Algo::Om, 1, 7).with_traitor(0, Strategy::SplitByParity)),
+            Scenario::new(4, Algo::Om, 1, 7).with_traitor(0, Strategy::SplitByParity),
         ),
         (
             "random",
-            Box::new(|| Scenario::new(4, Algo::Om, 1, 8).with_traitor(0, Strategy::Random)),
+            Scenario::new(4, Algo::Om, 1, 8).with_traitor(0, Strategy::Random),
         ),
         (
             "chaos",
-            Box::new(|| Scenario::new(4, Algo::Om, 1, 9).with_traitor(0, Strategy::Chaos)),
+            Scenario::new(4, Algo::Om, 1, 9).with_traitor(0, Strategy::Chaos),
         ),
         (
             "two-faced, silent to 3",
-            Box::new(|| {
-                Scenario::new(4, Algo::Om, 1, 10).with_traitor(
-                    0,
-                    TwoFacedCommander {
-                        attack_to: vec![1],
-                        silent_to: vec![3],
-                    },
-                )
-            }),
+            Scenario::new(4, Algo::Om, 1, 10).with_traitor(0, two_faced(vec![1], vec![3])),
         ),
         (
             "two-faced, attack to two",
-            Box::new(|| {
-                Scenario::new(4, Algo::Om, 1, 11).with_traitor(
-                    0,
-                    TwoFacedCommander {
-                        attack_to: vec![1, 2],
-                        silent_to: vec![],
-                    },
-                )
-            }),
+            Scenario::new(4, Algo::Om, 1, 11).with_traitor(0, two_faced(vec![1, 2], vec![])),
         ),
     ];
     for (name, scenario) in commanders {
-        let verdict = run_one(scenario(), Attack);
+        let verdict = run_one(scenario, Attack);
         assert!(
             verdict.agreement && verdict.termination,
             "{name}: {verdict:?}"

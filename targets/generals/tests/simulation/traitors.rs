@@ -80,7 +80,7 @@ impl Traitor for Strategy {
         match *self {
             Strategy::Silent => Vec::new(),
             Strategy::Flip => say(heard.opposite()),
-            Strategy::SplitByParity => say(if to % 2 == 0 {
+            Strategy::SplitByParity => say(if to.is_multiple_of(2) {
                 Plan::Attack
             } else {
                 Plan::Retreat

@@ -27,6 +27,8 @@ pub enum BugArg {
 }
 
 /// A Byzantine generals node (Lamport's OM(m) and SM(m)) speaking the traitor node API.
+/// The generals' own flags may be repeated, the last one winning, so a variant's args
+/// can override the base args of target.toml.
 #[derive(Debug, Parser)]
 #[command(name = "generals-node", version)]
 pub struct Args {
@@ -52,19 +54,19 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_parser = parse_key, required = true)]
     pub pubkeys: Vec<[u8; 32]>,
     /// Which algorithm to run.
-    #[arg(long, value_enum, default_value = "om")]
+    #[arg(long, value_enum, default_value = "om", overrides_with = "algo")]
     pub algo: AlgoArg,
     /// Traitors to tolerate (default: the largest m with n > 3m for om, n - 2 for sm, at least 1).
-    #[arg(long)]
+    #[arg(long, overrides_with = "m")]
     pub m: Option<usize>,
     /// Length of a round in milliseconds; a message missing at its round's end counts as RETREAT.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 300, overrides_with = "round_ms")]
     pub round_ms: u64,
     /// Id of the commanding general.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, overrides_with = "commander")]
     pub commander: u32,
     /// Run with a known bug (for measuring the harness).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, overrides_with = "bug")]
     pub bug: Option<BugArg>,
 }
 

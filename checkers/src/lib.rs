@@ -3,14 +3,18 @@
 //!
 //! Each checker answers holds, violated (with evidence) or unknown (with why). The
 //! linearizability search is private; callers use [`linearizability::check`] on
-//! [`ops::Operations`] built from events.
+//! [`ops::Operations`], or [`run_folder::RunFolder::check`] for every property of a run.
 
+pub mod agreement;
 pub mod budget;
 pub mod input;
 pub mod linearizability;
 pub mod models;
 pub mod ops;
+pub mod run_folder;
 pub mod synth;
+pub mod termination;
+pub mod validity;
 pub mod value;
 pub mod verdict;
 

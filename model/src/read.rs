@@ -4,6 +4,7 @@
 use crate::edn::event_from_edn;
 use crate::history::Event;
 use rayon::prelude::*;
+
 use std::fmt;
 
 /// The two history formats traitor reads.
@@ -101,15 +102,61 @@ pub fn parse_history_chunks<E: From<ParseError>>(
             match result {
                 Ok(Some(event)) => events.push((line, event)),
                 Ok(None) => skipped += usize::from(!chunk[offset].trim().is_empty()),
-                Err(message) if unterminated_tail && line == lines.len() => warnings.push(format!(
-                    "line {line}: truncated last line dropped (the writer was probably killed): {message}"
-                )),
-                Err(message) => return Err(ParseError { line, message }.into()),
+                Err(message) => warnings.push(tolerate_tail(
+                    line,
+                    lines.len(),
+                    unterminated_tail,
+                    message,
+                )?),
             }
         }
         sink(events)?;
     }
     Ok((skipped, warnings))
+}
+
+/// The rule for a line that does not parse: the last line of a file that does not end in a
+/// newline was cut short by a killed writer, and is dropped with a warning; any other bad
+/// line is an error.
+fn tolerate_tail(
+    line: usize,
+    total: usize,
+    unterminated: bool,
+    message: String,
+) -> Result<String, ParseError> {
+    if unterminated && line == total {
+        Ok(format!(
+            "line {line}: truncated last line dropped (the writer was probably killed): {message}"
+        ))
+    } else {
+        Err(ParseError { line, message })
+    }
+}
+
+/// Parses a JSON-lines file of records (`commits.jsonl`, `faults.jsonl`), with the same
+/// tolerance of a truncated last line as histories. Returns the records and warnings.
+pub fn parse_records<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<(Vec<T>, Vec<String>), ParseError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let unterminated = !text.is_empty() && !text.ends_with('\n');
+    let mut records = Vec::with_capacity(lines.len());
+    let mut warnings = Vec::new();
+    for (i, raw) in lines.iter().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(raw) {
+            Ok(record) => records.push(record),
+            Err(e) => warnings.push(tolerate_tail(
+                i + 1,
+                lines.len(),
+                unterminated,
+                e.to_string(),
+            )?),
+        }
+    }
+    Ok((records, warnings))
 }
 
 /// Parses a whole history into memory; for small histories and tests.
@@ -176,6 +223,15 @@ mod tests {
         assert_eq!(parse_history(&text).unwrap_err().line, 3);
     }
 
+    #[test]
+    fn records_tolerate_a_cut_tail() {
+        let text = "{\"time\":1,\"kind\":\"crash\",\"nodes\":[2]}\n{\"time\":2,\"ki";
+        let (records, warnings): (Vec<crate::FaultRecord>, _) = parse_records(text).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert!(parse_records::<crate::FaultRecord>("nope\n{}\n").is_err());
+    }
+
     proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -183,6 +239,8 @@ mod tests {
             let _ = parse_history(&text);
             let _ = parse_line(HistoryFormat::Edn, &text);
             let _ = parse_line(HistoryFormat::Jsonl, &text);
+            let _ = parse_records::<crate::CommitRead>(&text);
+            let _ = parse_records::<crate::Manifest>(&text);
         }
 
         #[test]

@@ -1,0 +1,147 @@
+//! A run folder as the checkers see it: loaded from disk alone, so `traitor check RUN_DIR`
+//! works on old runs and on runs whose harness was killed (truncated tails are warned
+//! about, missing files make the checkers that need them answer unknown).
+
+use crate::verdict::CheckResult;
+use crate::{agreement, linearizability, ops, termination, validity, Budget, Model};
+use std::path::{Path, PathBuf};
+use traitor_model::read::{parse_history, parse_records, ParseError};
+use traitor_model::{CommitRead, Event, FaultRecord, Manifest};
+
+/// Everything the checkers read from a run folder.
+#[derive(Debug, Default)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub manifest: Option<Manifest>,
+    /// The client history; `None` when `history.jsonl` is missing.
+    pub events: Option<Vec<Event>>,
+    pub commits: Vec<CommitRead>,
+    pub faults: Vec<FaultRecord>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a folder could not be loaded: the file and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFolderError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse { path: PathBuf, source: ParseError },
+    #[error("{path}: not a run folder (it has neither manifest.json nor history.jsonl)")]
+    NotARun { path: PathBuf },
+}
+
+impl RunFolder {
+    /// Whether `dir` looks like a run folder.
+    pub fn is_run_folder(dir: &Path) -> bool {
+        dir.join("manifest.json").is_file() || dir.join("history.jsonl").is_file()
+    }
+
+    /// Loads a run folder.
+    pub fn load(dir: &Path) -> Result<Self, RunFolderError> {
+        if !Self::is_run_folder(dir) {
+            return Err(RunFolderError::NotARun {
+                path: dir.to_path_buf(),
+            });
+        }
+        let mut run = RunFolder {
+            dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        if let Some(text) = read_optional(&dir.join("manifest.json"))? {
+            let manifest = serde_json::from_str(&text).map_err(|e| RunFolderError::Parse {
+                path: dir.join("manifest.json"),
+                source: ParseError {
+                    line: e.line(),
+                    message: e.to_string(),
+                },
+            })?;
+            run.manifest = Some(manifest);
+        } else {
+            run.warnings.push(
+                "manifest.json is missing: the Byzantine set and heal time are unknown".into(),
+            );
+        }
+        if let Some(text) = read_optional(&dir.join("history.jsonl"))? {
+            let parsed = parse_history(&text).or_else(|e| match text.trim().is_empty() {
+                true => Ok(Default::default()),
+                false => Err(RunFolderError::Parse {
+                    path: dir.join("history.jsonl"),
+                    source: e,
+                }),
+            })?;
+            run.note("history.jsonl", parsed.warnings);
+            run.events = Some(parsed.events);
+        }
+        run.commits = run.records("commits.jsonl")?;
+        run.faults = run.records("faults.jsonl")?;
+        Ok(run)
+    }
+
+    fn records<T: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+    ) -> Result<Vec<T>, RunFolderError> {
+        let path = self.dir.join(name);
+        let Some(text) = read_optional(&path)? else {
+            return Ok(Vec::new());
+        };
+        let (records, warnings) =
+            parse_records(&text).map_err(|source| RunFolderError::Parse { path, source })?;
+        self.note(name, warnings);
+        Ok(records)
+    }
+
+    fn note(&mut self, file: &str, warnings: Vec<String>) {
+        self.warnings
+            .extend(warnings.into_iter().map(|w| format!("{file}: {w}")));
+    }
+
+    /// The model named by the manifest, if it is one the linearizability checker knows.
+    pub fn manifest_model(&self) -> Option<&str> {
+        self.manifest.as_ref()?.model.as_deref()
+    }
+
+    /// Runs every checker on the folder. `model` overrides the manifest's; a workload with no
+    /// linearizability model (the generals' orders) is checked for the other properties only.
+    pub fn check(&self, model: Option<Model>, budget: &Budget) -> Vec<CheckResult> {
+        let mut results = vec![
+            agreement::check(self),
+            validity::check(self),
+            termination::check(self),
+        ];
+        let model = model.or_else(|| self.manifest_model().and_then(|m| m.parse().ok()));
+        match (model, &self.events) {
+            (Some(model), Some(events)) => results.push(match ops::operations(events, model) {
+                Ok(operations) => linearizability::check(&operations, model, budget),
+                Err(e) => {
+                    CheckResult::unknown(linearizability::NAME, format!("history.jsonl: {e}"))
+                }
+            }),
+            (Some(_), None) => results.push(CheckResult::unknown(
+                linearizability::NAME,
+                "history.jsonl is missing",
+            )),
+            (None, _) if self.manifest_model().is_some() => {}
+            (None, _) => results.push(CheckResult::unknown(
+                linearizability::NAME,
+                "no model: the manifest names none; pass --model",
+            )),
+        }
+        results
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, RunFolderError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RunFolderError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

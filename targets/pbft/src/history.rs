@@ -42,7 +42,8 @@ impl History {
     /// Appends the next executed entry; `took_effect` is false for a skipped duplicate.
     pub fn push(&mut self, entry: ExecutedEntry, took_effect: bool) {
         debug_assert_eq!(entry.seq, self.height() + 1);
-        self.state = sha256_hex(format!("{}|{}|{}", self.state, entry.seq, entry.digest).as_bytes());
+        self.state =
+            sha256_hex(format!("{}|{}|{}", self.state, entry.seq, entry.digest).as_bytes());
         if !took_effect {
             self.skipped.insert(entry.seq);
         }

@@ -63,7 +63,9 @@ pub struct ExecutedEntry {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Message {
     /// A client request forwarded by a backup to the primary.
-    Request { request: Request },
+    Request {
+        request: Request,
+    },
     /// The primary's ordering proposal; `request` is `null` for a null request.
     PrePrepare {
         view: u64,
@@ -82,7 +84,10 @@ pub enum Message {
         digest: Digest,
     },
     /// State digest after executing `seq` (a multiple of the checkpoint interval).
-    Checkpoint { seq: u64, state: Digest },
+    Checkpoint {
+        seq: u64,
+        state: Digest,
+    },
     /// Vote to move to `new_view`, carrying the stable checkpoint proof and the prepared set P.
     ViewChange {
         new_view: u64,
@@ -97,7 +102,9 @@ pub enum Message {
         pre_prepares: Vec<Envelope>,
     },
     /// Ask peers for executed entries from `from_seq` on (state transfer for lagging replicas).
-    Fetch { from_seq: u64 },
+    Fetch {
+        from_seq: u64,
+    },
     /// Answer to [`Message::Fetch`]: some executed entries plus the sender's view and height.
     Entries {
         view: u64,
@@ -122,7 +129,10 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// Parses one frame body (without the length prefix) into an envelope.
 pub fn decode_frame(bytes: &[u8]) -> Result<Envelope, String> {
     if bytes.len() > MAX_FRAME {
-        return Err(format!("frame of {} bytes exceeds {MAX_FRAME}", bytes.len()));
+        return Err(format!(
+            "frame of {} bytes exceeds {MAX_FRAME}",
+            bytes.len()
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| format!("bad frame: {e}"))
 }

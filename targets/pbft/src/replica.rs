@@ -276,7 +276,10 @@ impl Replica {
             TimerKind::Request if self.request_timer == Some(timer.token) => {
                 self.request_timer = None;
                 if self.status == Status::Normal && !self.pending.is_empty() {
-                    tracing::info!(view = self.view, "request timer expired, suspecting the primary");
+                    tracing::info!(
+                        view = self.view,
+                        "request timer expired, suspecting the primary"
+                    );
                     self.start_view_change(self.view + 1);
                 }
             }
@@ -425,8 +428,8 @@ impl Replica {
             return;
         };
         let (digest, request) = (digest.clone(), request.clone());
-        let from_primary = env.from == self.rules.primary(view)
-            || self.rules.has(Bug::AcceptNonPrimaryPreprepare);
+        let from_primary =
+            env.from == self.rules.primary(view) || self.rules.has(Bug::AcceptNonPrimaryPreprepare);
         if self.status != Status::Normal
             || view != self.view
             || !from_primary
@@ -502,7 +505,10 @@ impl Replica {
             return;
         }
         slot.commit_sent.insert(view);
-        let digest = slot.accepted(view).map(|(d, _)| d.clone()).unwrap_or_default();
+        let digest = slot
+            .accepted(view)
+            .map(|(d, _)| d.clone())
+            .unwrap_or_default();
         self.broadcast(Message::Commit {
             view,
             seq,
@@ -599,7 +605,7 @@ impl Replica {
         };
         let seq = entry.seq;
         self.history.push(entry, took_effect);
-        if seq % self.checkpoint_interval == 0 {
+        if seq.is_multiple_of(self.checkpoint_interval) {
             let env = self.broadcast(Message::Checkpoint {
                 seq,
                 state: self.history.state_digest().clone(),
@@ -739,7 +745,8 @@ impl Replica {
         }
         let mut senders = std::collections::BTreeSet::new();
         for vc in view_changes {
-            let for_view = matches!(&vc.msg, Message::ViewChange { new_view, .. } if *new_view == view);
+            let for_view =
+                matches!(&vc.msg, Message::ViewChange { new_view, .. } if *new_view == view);
             if !for_view
                 || !self.keys.verify(vc)
                 || !view_change::is_valid(&self.keys, &self.rules, vc, self.window)
@@ -754,13 +761,16 @@ impl Replica {
         }
         let plan = view_change::compute_plan(&self.rules, &self.keys, view_changes);
         let matches_plan = pre_prepares.len() == plan.entries.len()
-            && pre_prepares.iter().zip(&plan.entries).all(|(pp, (seq, digest, request))| {
-                pp.from == env.from
-                    && self.keys.verify(pp)
-                    && pre_prepare_fields(pp).is_some_and(|(v, s, d, r)| {
-                        v == view && s == *seq && d == digest && r == request
-                    })
-            });
+            && pre_prepares
+                .iter()
+                .zip(&plan.entries)
+                .all(|(pp, (seq, digest, request))| {
+                    pp.from == env.from
+                        && self.keys.verify(pp)
+                        && pre_prepare_fields(pp).is_some_and(|(v, s, d, r)| {
+                            v == view && s == *seq && d == digest && r == request
+                        })
+                });
         if !matches_plan {
             tracing::warn!(view, "new-view pre-prepares do not match the view-changes");
             return;
@@ -807,7 +817,11 @@ impl Replica {
     /// After entering a view: the primary orders what is still waiting, backups hand it to the
     /// new primary and time it.
     fn resume_pending(&mut self) {
-        let waiting: Vec<Request> = self.queued.drain(..).chain(self.pending.values().cloned()).collect();
+        let waiting: Vec<Request> = self
+            .queued
+            .drain(..)
+            .chain(self.pending.values().cloned())
+            .collect();
         for request in waiting {
             if self.executed_reply(&request).is_some() {
                 self.pending.remove(&request.key());
@@ -874,7 +888,8 @@ impl Replica {
             self.catch_up.saw_view(from, view);
         }
         for entry in entries {
-            if entry.seq <= self.history.height() || entry.digest != request_digest(&entry.request) {
+            if entry.seq <= self.history.height() || entry.digest != request_digest(&entry.request)
+            {
                 continue;
             }
             let seq = entry.seq;

@@ -29,7 +29,8 @@ pub fn prepare_fields(env: &Envelope) -> Option<(u64, u64, &Digest)> {
 }
 
 /// Whether a prepare counts towards a pre-prepare's quorum: same view and seq, same digest
-/// unless `prepare-ignores-digest`, and not sent by the proposer itself.
+/// unless `prepare-ignores-digest`, and not sent by the view's primary (its vote is the
+/// pre-prepare).
 pub fn prepare_matches(rules: &Rules, pre_prepare: &Envelope, prepare: &Envelope) -> bool {
     let (Some((v, s, d, _)), Some((pv, ps, pd))) =
         (pre_prepare_fields(pre_prepare), prepare_fields(prepare))
@@ -39,7 +40,6 @@ pub fn prepare_matches(rules: &Rules, pre_prepare: &Envelope, prepare: &Envelope
     pv == v
         && ps == s
         && prepare.from != rules.primary(v)
-        && prepare.from != pre_prepare.from
         && (rules.has(Bug::PrepareIgnoresDigest) || pd == d)
 }
 
@@ -69,7 +69,11 @@ impl Slot {
         };
         self.prepares
             .get(&view)
-            .map(|ps| ps.values().filter(|p| prepare_matches(rules, pp, p)).collect())
+            .map(|ps| {
+                ps.values()
+                    .filter(|p| prepare_matches(rules, pp, p))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

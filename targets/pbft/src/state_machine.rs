@@ -35,7 +35,9 @@ impl KvStore {
             },
             Op::Write { key, value } => {
                 self.data.insert(key.clone(), value.clone());
-                OpResult::Ok { value: value.clone() }
+                OpResult::Ok {
+                    value: value.clone(),
+                }
             }
             Op::Cas {
                 key,
@@ -69,12 +71,18 @@ mod tests {
             key: "a".into(),
             value: (e, n),
         };
-        assert!(matches!(kv.apply(&cas(json!(1), json!(2))), OpResult::Fail { .. }));
+        assert!(matches!(
+            kv.apply(&cas(json!(1), json!(2))),
+            OpResult::Fail { .. }
+        ));
         kv.apply(&Op::Write {
             key: "a".into(),
             value: json!(1),
         });
-        assert_eq!(kv.apply(&cas(json!(1), json!(2))), OpResult::Ok { value: json!(2) });
+        assert_eq!(
+            kv.apply(&cas(json!(1), json!(2))),
+            OpResult::Ok { value: json!(2) }
+        );
         assert_eq!(kv.read("a"), json!(2));
     }
 }

@@ -93,15 +93,13 @@ pub fn compute_plan(rules: &Rules, keys: &Keyring, view_changes: &[Envelope]) ->
     let max_s = certs.iter().map(|c| c.1).max().unwrap_or(min_s).max(min_s);
     let entries = (min_s + 1..=max_s)
         .map(|seq| {
-            let best = certs
-                .iter()
-                .filter(|c| c.1 == seq)
-                .fold(None, |best: Option<&(u64, u64, Digest, Option<Request>)>, c| {
-                    match best {
-                        Some(b) if b.0 > c.0 => Some(b),
-                        _ => Some(c),
-                    }
-                });
+            let best = certs.iter().filter(|c| c.1 == seq).fold(
+                None,
+                |best: Option<&(u64, u64, Digest, Option<Request>)>, c| match best {
+                    Some(b) if b.0 > c.0 => Some(b),
+                    _ => Some(c),
+                },
+            );
             match best {
                 Some((_, _, digest, request)) => (seq, digest.clone(), request.clone()),
                 None => (seq, request_digest(&None), None),

@@ -382,3 +382,100 @@ impl General {
         effects.decisions.push(decision);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+
+    fn general(id: GeneralId, algo: Algo) -> General {
+        let secrets: Vec<[u8; 32]> = (0..4u8).map(|i| [i + 7; 32]).collect();
+        let public: Vec<[u8; 32]> = secrets
+            .iter()
+            .map(|s| SigningKey::from_bytes(s).verifying_key().to_bytes())
+            .collect();
+        let config = Config {
+            id,
+            n: 4,
+            commander: 0,
+            algo,
+            m: 1,
+            round_ms: 100,
+            bug: None,
+        };
+        General::new(
+            config,
+            Keyring::new(id, secrets[id as usize], &public).unwrap(),
+        )
+    }
+
+    fn origin(req: u64) -> Origin {
+        Origin {
+            client: "c".into(),
+            req,
+        }
+    }
+
+    #[test]
+    fn only_the_commander_takes_orders() {
+        assert_eq!(
+            general(2, Algo::Om).order(origin(1), Plan::Attack).err(),
+            Some(NotCommander { commander: 0 })
+        );
+    }
+
+    #[test]
+    fn a_repeated_order_returns_its_instance_and_sends_nothing() {
+        let mut commander = general(0, Algo::Sm);
+        let (first, effects) = commander.order(origin(1), Plan::Attack).unwrap();
+        assert_eq!(effects.sends.len(), 3);
+        let (again, effects) = commander.order(origin(1), Plan::Retreat).unwrap();
+        assert_eq!(again, first);
+        assert!(effects.sends.is_empty());
+        let (second, _) = commander.order(origin(2), Plan::Retreat).unwrap();
+        assert_eq!(second.instance, 1);
+    }
+
+    #[test]
+    fn a_lieutenant_joins_arms_its_round_timers_and_relays() {
+        let mut commander = general(0, Algo::Om);
+        let (_, effects) = commander.order(origin(1), Plan::Attack).unwrap();
+        let mut lieutenant = general(1, Algo::Om);
+        let frame = effects.sends.into_iter().find(|s| s.to == 1).unwrap().frame;
+        let effects = lieutenant.on_frame(1000, frame);
+        let deadlines: Vec<u64> = effects.timers.iter().map(|t| t.at_ms).collect();
+        assert_eq!(deadlines, vec![1100, 1200]);
+        assert_eq!(
+            effects.sends.iter().map(|s| s.to).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
+        assert!(effects.decisions.is_empty());
+    }
+
+    #[test]
+    fn forged_and_far_future_frames_are_refused() {
+        let mut lieutenant = general(1, Algo::Om);
+        let mut forged = general(0, Algo::Om)
+            .order(origin(1), Plan::Attack)
+            .unwrap()
+            .1
+            .sends[0]
+            .frame
+            .clone();
+        forged.from = 2;
+        assert_eq!(lieutenant.on_frame(0, forged).rejections.len(), 1);
+
+        let far = general(2, Algo::Om).keys.seal(Body::Om {
+            instance: INSTANCE_WINDOW,
+            path: vec![0, 2],
+            value: Plan::Attack,
+            origin: None,
+        });
+        let effects = lieutenant.on_frame(0, far);
+        assert!(
+            effects.rejections[0].reason.contains("beyond"),
+            "{effects:?}"
+        );
+    }
+}

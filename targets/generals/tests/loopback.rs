@@ -135,3 +135,41 @@ fn om_over_tcp_decides_on_every_general() {
 fn sm_over_tcp_decides_on_every_general() {
     order_is_decided_by_all(&["--algo", "om", "--algo", "sm", "--round-ms", "100"]);
 }
+
+#[test]
+fn bad_flags_exit_with_code_2_naming_the_flag() {
+    let key = hex::encode([1u8; 32]);
+    let public = hex::encode(
+        SigningKey::from_bytes(&[1u8; 32])
+            .verifying_key()
+            .to_bytes(),
+    );
+    let pubkeys = [public.as_str(); 4].join(",");
+    let peers = ["127.0.0.1:1"; 4].join(",");
+    let base = [
+        "--id",
+        "0",
+        "--n",
+        "4",
+        "--listen",
+        "127.0.0.1:1",
+        "--api",
+        "127.0.0.1:2",
+    ];
+    for (bad, flag) in [
+        (vec!["--m", "3"], "--m"),
+        (vec!["--round-ms", "0"], "--round-ms"),
+        (vec!["--bug", "om-too-few-rounds", "--algo", "sm"], "--bug"),
+        (vec!["--commander", "9"], "--commander"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_generals-node"))
+            .args(base)
+            .args(["--peers", &peers, "--key", &key, "--pubkeys", &pubkeys])
+            .args(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{bad:?}: {stderr}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use crate::models::Model;
 use crate::ops::{Operations, OpsBuilder};
-use traitor_model::read::{detect_format, parse_history_chunks, HistoryFormat, ParseError};
+use traitor_model::read::{parse_history_chunks, require_format, HistoryFormat, ParseError};
 
 /// A history that could not be read: which line and what is wrong with it.
 pub type InputError = ParseError;
@@ -13,20 +13,14 @@ pub type InputError = ParseError;
 pub struct LoadedHistory {
     pub format: HistoryFormat,
     pub operations: Operations,
-    /// Non-client lines skipped (Jepsen's nemesis).
-    pub skipped: usize,
 }
 
 /// Reads JSONL or EDN history text (detected) into operations for `model`. Warnings (a
 /// truncated tail, odd pairings) end up in `operations.warnings`.
 pub fn load_history(text: &str, model: Model) -> Result<LoadedHistory, InputError> {
-    let format = detect_format(text).ok_or_else(|| ParseError {
-        line: 1,
-        message: "not a history: expected JSON lines ({\"type\":\"invoke\",...}) or Jepsen EDN maps ({:type :invoke ...})"
-            .into(),
-    })?;
+    let format = require_format(text)?;
     let mut builder = OpsBuilder::new(model);
-    let (skipped, warnings) = parse_history_chunks(text, format, |events| {
+    let (_, warnings) = parse_history_chunks(text, format, |events| {
         for (line, event) in &events {
             builder.push(event).map_err(|message| ParseError {
                 line: *line,
@@ -37,9 +31,5 @@ pub fn load_history(text: &str, model: Model) -> Result<LoadedHistory, InputErro
     })?;
     let mut operations = builder.finish();
     operations.warnings.splice(0..0, warnings);
-    Ok(LoadedHistory {
-        format,
-        operations,
-        skipped,
-    })
+    Ok(LoadedHistory { format, operations })
 }

@@ -122,7 +122,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
         let mut result = CheckResult::holds(
             NAME,
             format!(
-                "{traced} committed entries traced to their client invokes, none executed twice"
+                "{traced} committed entries on correct nodes traced to their client invokes, none executed twice"
             ),
         );
         if !excused.is_empty() {

@@ -58,6 +58,15 @@ pub fn detect_format(text: &str) -> Option<HistoryFormat> {
     }
 }
 
+/// The format of `text`, or an error saying what a history looks like.
+pub fn require_format(text: &str) -> Result<HistoryFormat, ParseError> {
+    detect_format(text).ok_or_else(|| ParseError {
+        line: 1,
+        message: "not a history: expected JSON lines ({\"type\":\"invoke\",...}) or Jepsen EDN maps ({:type :invoke ...})"
+            .into(),
+    })
+}
+
 /// Parses one line. `Ok(None)` for blank lines and non-client events.
 pub fn parse_line(format: HistoryFormat, line: &str) -> Result<Option<Event>, String> {
     let line = line.trim();
@@ -161,10 +170,7 @@ pub fn parse_records<T: serde::de::DeserializeOwned>(
 
 /// Parses a whole history into memory; for small histories and tests.
 pub fn parse_history(text: &str) -> Result<ParsedHistory, ParseError> {
-    let format = detect_format(text).ok_or_else(|| ParseError {
-        line: 1,
-        message: "not a history: expected JSON lines ({\"type\":\"invoke\",...}) or Jepsen EDN ({:type :invoke ...})".into(),
-    })?;
+    let format = require_format(text)?;
     let mut events = Vec::new();
     let (skipped, warnings) = parse_history_chunks(text, format, |batch| {
         events.extend(batch.into_iter().map(|(_, event)| event));

@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(line["file"], "h.jsonl");
         assert_eq!(line["valid"], false);
         assert_eq!(line["evidence"]["key"], "k");
-        assert!(table(&[v.clone()]).contains("VIOLATED"));
+        assert!(table(std::slice::from_ref(&v)).contains("VIOLATED"));
         assert!(details(&[v]).contains("stale read"));
     }
 

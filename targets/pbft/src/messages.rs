@@ -62,7 +62,7 @@ pub struct ExecutedEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Message {
-    /// A client request forwarded by a backup to the primary.
+    /// A client request a backup received, passed to the primary and the other backups.
     Request {
         request: Request,
     },

@@ -378,9 +378,10 @@ impl Replica {
         if self.is_acting_primary() {
             self.propose(request);
         } else if self.status == Status::Normal {
+            // Like a PBFT client retransmitting to all replicas: every backup then times the
+            // primary on this request, so a stalled primary is suspected by enough of them.
             if from_client {
-                let primary = self.primary();
-                self.send(primary, Message::Request { request });
+                self.broadcast(Message::Request { request });
             }
             self.ensure_request_timer();
         }

@@ -10,6 +10,7 @@ pub mod edn;
 pub mod history;
 pub mod read;
 pub mod run;
+pub mod target;
 
 pub use history::{Event, EventKind, NodeId};
 pub use read::{parse_history, HistoryFormat, ParseError, ParsedHistory};

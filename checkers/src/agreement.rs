@@ -10,8 +10,6 @@ use traitor_model::{LogEntry, NodeId};
 
 pub const NAME: &str = "agreement";
 
-/// Violations listed at most in the evidence.
-const SHOWN: usize = 10;
 
 /// What makes two entries the same: the digest when both carry one, else the request.
 fn same(a: &LogEntry, b: &LogEntry) -> bool {
@@ -102,16 +100,5 @@ pub fn check(run: &RunFolder) -> CheckResult {
             ),
         );
     }
-    let summary = format!(
-        "{} ({} problem(s) in all)",
-        violations[0]["text"].as_str().unwrap_or_default(),
-        violations.len()
-    );
-    let total = violations.len();
-    violations.truncate(SHOWN);
-    CheckResult::violated(
-        NAME,
-        summary,
-        json!({"violations": violations, "total": total}),
-    )
+    CheckResult::from_findings(NAME, violations)
 }

@@ -9,7 +9,6 @@ use traitor_model::{EventKind, NodeId};
 
 pub const NAME: &str = "termination";
 
-const SHOWN: usize = 10;
 
 pub fn check(run: &RunFolder) -> CheckResult {
     let Some(manifest) = &run.manifest else {
@@ -109,16 +108,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
             ),
         );
     }
-    let summary = format!(
-        "{} ({} problem(s) in all)",
-        problems[0]["text"].as_str().unwrap_or_default(),
-        problems.len()
-    );
-    let total = problems.len();
-    problems.truncate(SHOWN);
-    CheckResult::violated(
-        NAME,
-        summary,
-        json!({"problems": problems, "total": total, "healed_at": healed_at}),
-    )
+    let mut result = CheckResult::from_findings(NAME, problems);
+    result.evidence["healed_at"] = json!(healed_at);
+    result
 }

@@ -15,7 +15,6 @@ use traitor_model::{EventKind, NodeId};
 
 pub const NAME: &str = "validity";
 
-const SHOWN: usize = 10;
 
 /// The parts of an op that must survive ordering: the function, key and value.
 fn same_op(entry: &Value, f: &str, key: &Option<Value>, value: &Value) -> bool {
@@ -126,21 +125,10 @@ pub fn check(run: &RunFolder) -> CheckResult {
             ),
         );
         if !excused.is_empty() {
-            excused.truncate(SHOWN);
+            excused.truncate(crate::verdict::SHOWN_FINDINGS);
             result.evidence = json!({"attributed_to_byzantine_nodes": excused});
         }
         return result;
     }
-    let summary = format!(
-        "{} ({} problem(s) in all)",
-        violations[0]["text"].as_str().unwrap_or_default(),
-        violations.len()
-    );
-    let total = violations.len();
-    violations.truncate(SHOWN);
-    CheckResult::violated(
-        NAME,
-        summary,
-        json!({"violations": violations, "total": total}),
-    )
+    CheckResult::from_findings(NAME, violations)
 }

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+/// Findings kept at most in a result's evidence, to keep it readable.
+pub const SHOWN_FINDINGS: usize = 10;
+
 /// A checker's answer. Serialised as `true`, `false` or `"unknown"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(from = "Value")]
@@ -77,6 +80,16 @@ impl CheckResult {
             summary: summary.into(),
             evidence,
         }
+    }
+
+    /// A violation from findings that each carry a `text`: the first one's text (and the
+    /// count) is the summary; the evidence keeps the first few and the total.
+    pub fn from_findings(checker: &str, mut findings: Vec<Value>) -> Self {
+        let total = findings.len();
+        let first = findings.first().and_then(|f| f["text"].as_str()).unwrap_or_default();
+        let summary = format!("{first} ({total} problem(s) in all)");
+        findings.truncate(SHOWN_FINDINGS);
+        Self::violated(checker, summary, serde_json::json!({"violations": findings, "total": total}))
     }
 
     pub fn unknown(checker: &str, why: impl Into<String>) -> Self {

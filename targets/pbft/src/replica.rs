@@ -331,9 +331,12 @@ impl Replica {
         self.status == Status::Normal && self.primary() == self.id
     }
 
+    /// Whether protocol messages for `seq` are kept. The primary proposes only up to
+    /// low + window; accepting up to twice that lets a backup whose low watermark trails the
+    /// primary's by a checkpoint keep up instead of dropping pre-prepares.
     fn in_window(&self, seq: u64) -> bool {
         let low = self.checkpoints.stable_seq();
-        seq > low && seq <= low + self.window
+        seq > low && seq <= low + 2 * self.window
     }
 
     /// The stored reply if (client, req) was already executed; `Err(())` if it is older than

@@ -1,0 +1,23 @@
+//! traitor's interposition proxy: every node-to-node byte of a run crosses it.
+//!
+//! Each node B gets one listening endpoint that stands for B; peers dial it instead of B.
+//! The proxy knows the sender A of a connection by its source address (each node has its
+//! own), dials B's real address and forwards both ways: bytes A->B belong to link (A,B),
+//! replies to link (B,A). Faults are rules on directed links ([`LinkControl`]): partitions
+//! that hold bytes until heal, delays with jitter, and per-message drop, duplicate and
+//! reorder on framed links, all drawn from a seeded random generator so a run repeats.
+//! Traffic is counted per link ([`LinkStats`]) and journalled, bounded, to `trace.jsonl`.
+
+mod config;
+mod connection;
+mod cut;
+mod decide;
+mod links;
+mod pipe;
+mod proxy;
+mod trace;
+
+pub use config::{Framing, ProxyConfig, ProxyNode};
+pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
+pub use proxy::Proxy;
+pub use traitor_model::NodeId;

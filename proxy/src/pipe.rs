@@ -1,0 +1,377 @@
+//! One direction of one proxied connection: read from the sender, cut messages, apply the
+//! link's rule, write to the receiver.
+//!
+//! Fast path: while the link has no rule, whole messages are counted and written straight
+//! from the read buffer in one `write_all` per read, with no copy. With a rule, each message
+//! is decided ([`crate::decide`]) and copied into an ordered outbox with a due time;
+//! the outbox is not written while the link is partitioned, so held bytes keep their order
+//! and are delivered at heal. A partition keeps reading until [`HOLD_LIMIT`] bytes wait,
+//! then stops reading so the sender's kernel buffers fill as on a black-holed network.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant};
+
+use crate::cut::{self, Cut, Cutter, MAX_FRAME};
+use crate::decide::{decide, Message, Verdict};
+use crate::links::{Counters, Link, LinkRule};
+use crate::trace::{Action, Trace};
+use crate::Framing;
+
+/// Read buffer size: large reads keep bulk throughput high.
+const BUF: usize = 128 << 10;
+/// Reads are compacted to the buffer's start once less than this much room is left.
+const MIN_READ: usize = 16 << 10;
+/// Bytes a direction may hold (partitioned or delayed) before it stops reading.
+const HOLD_LIMIT: usize = 16 << 20;
+/// A message held back for reordering is released after the next one, or after this long
+/// if no next one comes, so a reorder rule cannot silence a link that has gone quiet.
+const REORDER_MAX_HOLD: Duration = Duration::from_secs(1);
+
+/// An oversize message being passed through without buffering.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Passing {
+    No,
+    Bytes(usize),
+    ToNewline,
+}
+
+struct Pending {
+    due: Instant,
+    bytes: Vec<u8>,
+}
+
+struct HeldBack {
+    bytes: Vec<u8>,
+    until: Instant,
+}
+
+/// Messages and bytes seen during one `process` call, added to the link's counters once.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    bytes: u64,
+}
+
+pub(crate) struct Pipe {
+    link: Arc<Link>,
+    rules: watch::Receiver<LinkRule>,
+    rule: LinkRule,
+    framing: Framing,
+    cutter: Cutter,
+    rng: StdRng,
+    trace: Arc<Trace>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Total size of the incomplete message at the buffer's front, when known.
+    want: Option<usize>,
+    passing: Passing,
+    outbox: VecDeque<Pending>,
+    outbox_bytes: usize,
+    last_due: Instant,
+    held_back: Option<HeldBack>,
+}
+
+impl Pipe {
+    pub fn new(link: Arc<Link>, framing: Framing, seed: u64, trace: Arc<Trace>) -> Pipe {
+        let mut rules = link.subscribe();
+        let rule = rules.borrow_and_update().clone();
+        Pipe {
+            link,
+            rules,
+            rule,
+            framing,
+            cutter: Cutter::new(framing),
+            rng: StdRng::seed_from_u64(seed),
+            trace,
+            buf: vec![0; BUF],
+            start: 0,
+            end: 0,
+            want: None,
+            passing: Passing::No,
+            outbox: VecDeque::new(),
+            outbox_bytes: 0,
+            last_due: Instant::now(),
+            held_back: None,
+        }
+    }
+
+    /// Forwards until the sender closes and everything held is delivered (then half-closes
+    /// the receiver), or until an I/O error.
+    pub async fn run(
+        mut self,
+        mut src: OwnedReadHalf,
+        mut dst: OwnedWriteHalf,
+    ) -> std::io::Result<()> {
+        let mut eof = false;
+        loop {
+            if eof && self.start == self.end && self.outbox.is_empty() && self.held_back.is_none() {
+                return dst.shutdown().await;
+            }
+            self.make_room();
+            let can_read = !eof && self.outbox_bytes < HOLD_LIMIT;
+            let next_due = self
+                .outbox
+                .front()
+                .filter(|_| !self.rule.partitioned)
+                .map(|p| p.due);
+            let release_at = self.held_back.as_ref().map(|h| h.until);
+            let never = Instant::now() + Duration::from_secs(86_400);
+            tokio::select! {
+                biased;
+                changed = self.rules.changed() => {
+                    if changed.is_err() {
+                        return Ok(()); // the proxy is gone
+                    }
+                    self.rule = self.rules.borrow_and_update().clone();
+                    if self.rule.reorder == 0.0 {
+                        self.release_held_back();
+                    }
+                }
+                _ = sleep_until(next_due.unwrap_or(never)), if next_due.is_some() => {
+                    self.deliver_due(&mut dst).await?;
+                }
+                _ = sleep_until(release_at.unwrap_or(never)), if release_at.is_some() => {
+                    self.release_held_back();
+                }
+                read = src.read(&mut self.buf[self.end..]), if can_read => {
+                    match read? {
+                        0 => {
+                            eof = true;
+                            // An incomplete last message goes out as the raw bytes it is.
+                            if self.start < self.end {
+                                self.passing = Passing::Bytes(self.end - self.start);
+                            }
+                        }
+                        n => self.end += n,
+                    }
+                    self.process(&mut dst).await?;
+                }
+            }
+        }
+    }
+
+    /// Ensures the next read has room: compacts the buffer, grows it for a known large
+    /// message (up to [`MAX_FRAME`]), and shrinks it back once empty.
+    fn make_room(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > BUF {
+                self.buf = vec![0; BUF];
+            }
+            return;
+        }
+        let pending = self.end - self.start;
+        // The whole incomplete message when its size is known, else room for a good read.
+        let needed = self.want.unwrap_or(pending + MIN_READ);
+        let room = MIN_READ.min(needed - pending).max(1);
+        if self.buf.len() - self.end >= room && self.start + needed <= self.buf.len() {
+            return;
+        }
+        self.buf.copy_within(self.start..self.end, 0);
+        self.start = 0;
+        self.end = pending;
+        if self.buf.len() - self.end < room || needed > self.buf.len() {
+            let grown = (self.buf.len() * 2).min(MAX_FRAME + 5).max(needed);
+            self.buf.resize(grown, 0);
+        }
+    }
+
+    /// Whether a message can be written at once from the buffer: nothing waits before it
+    /// and the link is open.
+    fn direct(&self) -> bool {
+        !self.rule.partitioned && self.outbox.is_empty() && self.held_back.is_none()
+    }
+
+    /// Handles every whole message (and any passed-through bytes) in the buffer.
+    async fn process(&mut self, dst: &mut OwnedWriteHalf) -> std::io::Result<()> {
+        let mut tally = Tally::default();
+        // Bytes [run_from, self.start) are delivered as they are, in one write.
+        let mut run_from = self.start;
+        loop {
+            if self.passing != Passing::No {
+                let available = &self.buf[self.start..self.end];
+                let (take, rest) = match self.passing {
+                    Passing::Bytes(n) if n > available.len() => {
+                        (available.len(), Passing::Bytes(n - available.len()))
+                    }
+                    Passing::Bytes(n) => (n, Passing::No),
+                    _ => match memchr::memchr(b'\n', available) {
+                        Some(i) => (i + 1, Passing::No),
+                        None => (available.len(), Passing::ToNewline),
+                    },
+                };
+                if take == 0 {
+                    break;
+                }
+                self.passing = rest;
+                tally.bytes += take as u64;
+                if self.direct() {
+                    self.start += take;
+                } else {
+                    write_run(dst, &self.buf[run_from..self.start]).await?;
+                    let bytes = self.buf[self.start..self.start + take].to_vec();
+                    self.start += take;
+                    run_from = self.start;
+                    let due = self.last_due;
+                    self.enqueue(bytes, due);
+                }
+                continue;
+            }
+            match self.cutter.cut(&self.buf[self.start..self.end]) {
+                Cut::Partial(total) => {
+                    self.want = total;
+                    break;
+                }
+                Cut::Oversize(total) => {
+                    self.want = None;
+                    tally.messages += 1;
+                    self.passing = total.map_or(Passing::ToNewline, Passing::Bytes);
+                    let size = total.unwrap_or(self.end - self.start);
+                    self.trace_message(
+                        self.start..self.start + 4.min(self.end - self.start),
+                        size,
+                        Action::Deliver,
+                    );
+                }
+                Cut::Whole(n) => {
+                    self.want = None;
+                    tally.messages += 1;
+                    tally.bytes += n as u64;
+                    let verdict = self.verdict(n);
+                    if verdict == Verdict::default() && self.direct() {
+                        self.trace_message(self.start..self.start + n, n, Action::Deliver);
+                        self.start += n;
+                        continue;
+                    }
+                    write_run(dst, &self.buf[run_from..self.start]).await?;
+                    self.divert(n, verdict);
+                    run_from = self.start;
+                }
+            }
+        }
+        write_run(dst, &self.buf[run_from..self.start]).await?;
+        let counters = &self.link.counters;
+        Counters::add(&counters.messages, tally.messages);
+        Counters::add(&counters.bytes, tally.bytes);
+        Ok(())
+    }
+
+    fn verdict(&mut self, n: usize) -> Verdict {
+        if !self.rule.needs_decisions() {
+            return Verdict::default();
+        }
+        let message = Message {
+            from: self.link.from,
+            to: self.link.to,
+            bytes: &self.buf[self.start..self.start + n],
+            framed: self.framing.is_framed(),
+        };
+        decide(&self.rule, &mut self.rng, &message)
+    }
+
+    /// Applies a verdict to the `n`-byte message at the buffer's front that cannot go out
+    /// directly: dropped, or copied into the outbox (delayed, duplicated, held by a
+    /// partition, held back for reordering).
+    fn divert(&mut self, n: usize, verdict: Verdict) {
+        let frame = self.start..self.start + n;
+        self.start += n;
+        let counters = &self.link.counters;
+        let action = if verdict.drop {
+            Action::Drop
+        } else if self.rule.partitioned {
+            Action::Hold
+        } else if verdict.reorder && self.held_back.is_none() {
+            Action::Reorder
+        } else if verdict.duplicate {
+            Action::Duplicate
+        } else if !verdict.delay.is_zero() {
+            Action::Delay
+        } else {
+            Action::Deliver
+        };
+        self.trace_message(frame.clone(), n, action);
+        if verdict.drop {
+            Counters::add(&counters.dropped, 1);
+            return;
+        }
+        if self.rule.partitioned {
+            Counters::add(&counters.held, 1);
+        }
+        if !verdict.delay.is_zero() {
+            Counters::add(&counters.delayed, 1);
+        }
+        let bytes = self.buf[frame].to_vec();
+        let due = Instant::now() + verdict.delay;
+        if verdict.duplicate {
+            Counters::add(&counters.duplicated, 1);
+            self.enqueue(bytes.clone(), due);
+        }
+        if verdict.reorder && self.held_back.is_none() {
+            self.held_back = Some(HeldBack {
+                bytes,
+                until: Instant::now() + REORDER_MAX_HOLD,
+            });
+            return;
+        }
+        self.enqueue(bytes, due);
+        self.release_held_back();
+    }
+
+    fn trace_message(&self, frame: std::ops::Range<usize>, size: usize, action: Action) {
+        if self.trace.wants() {
+            let kind = cut::kind(self.framing, &self.buf[frame]);
+            self.trace
+                .record(self.link.from, self.link.to, size, kind, action);
+        }
+    }
+
+    /// Queues bytes behind everything already waiting (due times never go backwards, so
+    /// order is kept per connection).
+    fn enqueue(&mut self, bytes: Vec<u8>, due: Instant) {
+        let due = due.max(self.last_due);
+        self.last_due = due;
+        self.outbox_bytes += bytes.len();
+        self.outbox.push_back(Pending { due, bytes });
+    }
+
+    fn release_held_back(&mut self) {
+        if let Some(held) = self.held_back.take() {
+            let due = self.last_due;
+            self.enqueue(held.bytes, due);
+        }
+    }
+
+    /// Writes every waiting item whose time has come, unless the link is partitioned.
+    async fn deliver_due(&mut self, dst: &mut OwnedWriteHalf) -> std::io::Result<()> {
+        let now = Instant::now();
+        while !self.rule.partitioned {
+            match self.outbox.front() {
+                Some(p) if p.due <= now => {}
+                _ => break,
+            }
+            if let Some(pending) = self.outbox.pop_front() {
+                self.outbox_bytes -= pending.bytes.len();
+                dst.write_all(&pending.bytes).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn write_run(dst: &mut OwnedWriteHalf, run: &[u8]) -> std::io::Result<()> {
+    if run.is_empty() {
+        Ok(())
+    } else {
+        dst.write_all(run).await
+    }
+}

@@ -1,0 +1,130 @@
+//! The proxy as a whole: one listening endpoint per node, their tasks, and shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::connection::{listen, Shared, TaskGuard};
+use crate::links::{LinkControl, LinkStats, LinkTable};
+use crate::trace::Trace;
+use crate::{NodeId, ProxyConfig};
+
+/// A running proxy. Dropping it stops its listeners and connections without waiting;
+/// [`Proxy::shutdown`] also waits for them and flushes the trace.
+pub struct Proxy {
+    listen_ip: IpAddr,
+    endpoints: HashMap<NodeId, SocketAddr>,
+    table: Arc<LinkTable>,
+    trace: Arc<Trace>,
+    shutdown: watch::Sender<bool>,
+    tasks: mpsc::Receiver<()>,
+}
+
+impl Proxy {
+    /// Validates `config`, opens the trace, and listens on one OS-chosen port of
+    /// `listen_ip` per node.
+    pub async fn start(config: ProxyConfig) -> std::io::Result<Proxy> {
+        config
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let trace = Arc::new(Trace::open(
+            config.trace_path.as_deref(),
+            config.run_start,
+            config.trace_limit,
+        )?);
+        let ids: Vec<NodeId> = config.nodes.iter().map(|n| n.id).collect();
+        let table = Arc::new(LinkTable::new(&ids));
+        let shared = Arc::new(Shared {
+            framing: config.framing,
+            seed: config.seed,
+            table: Arc::clone(&table),
+            sources: config
+                .nodes
+                .iter()
+                .map(|n| (n.source_ip.to_canonical(), n.id))
+                .collect(),
+            upstreams: config.nodes.iter().map(|n| (n.id, n.upstream)).collect(),
+            trace: Arc::clone(&trace),
+            warned: Mutex::new(HashSet::new()),
+        });
+        let mut listeners = Vec::with_capacity(config.nodes.len());
+        let mut endpoints = HashMap::new();
+        for node in &config.nodes {
+            let listener = TcpListener::bind((config.listen_ip, 0))
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "binding the proxy endpoint for node {} on {}: {e} (listen_ip must be \
+                         an address of this host)",
+                            node.id, config.listen_ip
+                        ),
+                    )
+                })?;
+            endpoints.insert(node.id, listener.local_addr()?);
+            listeners.push((node.id, listener));
+        }
+        let (shutdown, stop) = watch::channel(false);
+        let (alive, tasks) = mpsc::channel(1);
+        for (id, listener) in listeners {
+            let guard = TaskGuard {
+                shutdown: stop.clone(),
+                _alive: alive.clone(),
+            };
+            tokio::spawn(listen(listener, id, Arc::clone(&shared), guard));
+        }
+        Ok(Proxy {
+            listen_ip: config.listen_ip,
+            endpoints,
+            table,
+            trace,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The address peers dial to reach `node`. For a node outside the run (a caller's
+    /// mistake) it logs an error and returns port 0 of the listen address, which no
+    /// connection can reach, rather than panicking; [`Proxy::try_endpoint`] says `None`.
+    pub fn endpoint(&self, node: NodeId) -> SocketAddr {
+        self.try_endpoint(node).unwrap_or_else(|| {
+            tracing::error!(
+                "proxy: asked for the endpoint of node {node}, which is not part of this run"
+            );
+            SocketAddr::new(self.listen_ip, 0)
+        })
+    }
+
+    /// The address peers dial to reach `node`, or `None` if it is not part of the run.
+    pub fn try_endpoint(&self, node: NodeId) -> Option<SocketAddr> {
+        self.endpoints.get(&node).copied()
+    }
+
+    /// The handle that sets fault rules on links; clone it freely.
+    pub fn links(&self) -> LinkControl {
+        LinkControl::new(Arc::clone(&self.table))
+    }
+
+    /// Counters of every directed link, sorted by (from, to).
+    pub fn stats(&self) -> Vec<LinkStats> {
+        self.table.stats()
+    }
+
+    /// Stops the listeners and closes every connection (held bytes are discarded, as when
+    /// a network goes away), waits for all of it, then flushes and closes the trace.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        while self.tasks.recv().await.is_some() {}
+        self.trace.close().await;
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}

@@ -58,7 +58,11 @@ impl Cutter {
                 let from = self.scanned.min(buf.len());
                 if let Some(i) = memchr::memchr(b'\n', &buf[from..]) {
                     self.scanned = 0;
-                    Cut::Whole(from + i + 1)
+                    if from + i > MAX_FRAME {
+                        Cut::Oversize(None)
+                    } else {
+                        Cut::Whole(from + i + 1)
+                    }
                 } else if buf.len() > MAX_FRAME {
                     self.scanned = 0;
                     Cut::Oversize(None)
@@ -119,6 +123,21 @@ mod tests {
         assert_eq!(cutter.cut(b"abcdef"), Cut::Partial(None));
         assert_eq!(cutter.cut(b"abcdef\nxy"), Cut::Whole(7));
         assert_eq!(cutter.cut(b"xy\n"), Cut::Whole(3));
+        let mut long = vec![b'z'; MAX_FRAME];
+        long.push(b'\n');
+        assert_eq!(cutter.cut(&long), Cut::Whole(MAX_FRAME + 1));
+        long.insert(0, b'z');
+        assert_eq!(
+            cutter.cut(&long),
+            Cut::Oversize(None),
+            "one byte over, newline in sight"
+        );
+        long.pop();
+        assert_eq!(
+            cutter.cut(&long),
+            Cut::Oversize(None),
+            "one byte over, no newline yet"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The bounded traffic record (`trace.jsonl`), Maelstrom's message journal with a cap.
 //!
-//! Forwarding tasks only reserve a slot (one atomic add) and hand a small record to a
-//! writer thread, so file I/O never runs on the async workers. After `limit` records one
+//! Forwarding tasks only reserve a slot (one atomic add) and push a small record onto a
+//! shared batch; a writer thread takes the batch every [`FLUSH_EVERY`] and writes it, so
+//! file I/O and thread wake-ups stay off the per-message path. After `limit` records one
 //! `{"truncated":true,...}` line is written and nothing more.
 
 use std::fs::File;
@@ -9,9 +10,10 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::NodeId;
 
@@ -47,15 +49,21 @@ struct Truncated {
 enum Line {
     Record(Record),
     Truncated(Truncated),
-    Close,
 }
+
+/// How often the writer thread writes out what was recorded.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Lines recorded since the writer's last pass.
+type Batch = Arc<Mutex<Vec<Line>>>;
 
 /// The trace of one proxy; disabled (counting nothing, writing nothing) without a path.
 pub(crate) struct Trace {
     run_start: Instant,
     limit: usize,
     used: AtomicUsize,
-    sender: Option<mpsc::Sender<Line>>,
+    /// The batch and the writer's close signal; `None` when the trace is off.
+    output: Option<(Batch, mpsc::Sender<()>)>,
     writer: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
@@ -67,7 +75,7 @@ impl Trace {
                 run_start,
                 limit,
                 used: AtomicUsize::new(0),
-                sender: None,
+                output: None,
                 writer: Mutex::new(None),
             });
         };
@@ -80,16 +88,18 @@ impl Trace {
                 ),
             )
         })?;
-        let (sender, receiver) = mpsc::channel();
+        let (close, closed) = mpsc::channel();
+        let batch = Batch::default();
         let shown = path.display().to_string();
+        let taken = Arc::clone(&batch);
         let writer = std::thread::Builder::new()
             .name("traitor-proxy-trace".into())
-            .spawn(move || write_lines(BufWriter::new(file), receiver, &shown))?;
+            .spawn(move || write_lines(BufWriter::new(file), &taken, &closed, &shown))?;
         Ok(Trace {
             run_start,
             limit,
             used: AtomicUsize::new(0),
-            sender: Some(sender),
+            output: Some((batch, close)),
             writer: Mutex::new(Some(writer)),
         })
     }
@@ -97,10 +107,12 @@ impl Trace {
     /// Whether a record would still be written; lets callers skip work (reading a
     /// message's kind) once the trace is full.
     pub fn wants(&self) -> bool {
-        self.sender.is_some() && self.used.load(Ordering::Relaxed) <= self.limit
+        self.output.is_some() && self.used.load(Ordering::Relaxed) <= self.limit
     }
 
-    /// Records one message, or the truncation marker once the limit is reached.
+    /// Records one message, or the truncation marker once the limit is reached. The slot
+    /// is taken under the batch lock, so lines reach the file in slot order and nothing
+    /// follows the marker.
     pub fn record(
         &self,
         from: NodeId,
@@ -109,42 +121,39 @@ impl Trace {
         kind: Option<String>,
         action: Action,
     ) {
+        let Some((batch, _)) = &self.output else {
+            return;
+        };
         if !self.wants() {
             return;
         }
+        let mut batch = lock(batch);
         let slot = self.used.fetch_add(1, Ordering::Relaxed);
         let time = self.run_start.elapsed().as_nanos() as u64;
-        let line = if slot < self.limit {
-            Line::Record(Record {
+        if slot < self.limit {
+            batch.push(Line::Record(Record {
                 time,
                 from,
                 to,
                 size,
                 kind,
                 action,
-            })
+            }));
         } else if slot == self.limit {
-            Line::Truncated(Truncated {
+            batch.push(Line::Truncated(Truncated {
                 truncated: true,
                 time,
                 limit: self.limit,
-            })
-        } else {
-            return;
-        };
-        self.send(line);
-    }
-
-    fn send(&self, line: Line) {
-        if let Some(sender) = &self.sender {
-            // The writer only stops after Close or a write error it has already logged.
-            let _ = sender.send(line);
+            }));
         }
     }
 
     /// Writes out everything recorded so far and closes the file.
     pub async fn close(&self) {
-        self.send(Line::Close);
+        if let Some((_, close)) = &self.output {
+            // An error means the writer already stopped on a write error it reports below.
+            let _ = close.send(());
+        }
         let writer = self
             .writer
             .lock()
@@ -160,22 +169,39 @@ impl Trace {
     }
 }
 
+fn lock(batch: &Mutex<Vec<Line>>) -> std::sync::MutexGuard<'_, Vec<Line>> {
+    batch
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes each batch as it comes, until told to close (or the trace is dropped).
 fn write_lines(
     mut out: BufWriter<File>,
-    lines: mpsc::Receiver<Line>,
+    batch: &Mutex<Vec<Line>>,
+    close: &mpsc::Receiver<()>,
     path: &str,
 ) -> std::io::Result<()> {
     let failed = |e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("writing the proxy trace {path}: {e}"))
     };
-    while let Ok(line) = lines.recv() {
-        let written = match line {
-            Line::Record(record) => serde_json::to_writer(&mut out, &record),
-            Line::Truncated(marker) => serde_json::to_writer(&mut out, &marker),
-            Line::Close => break,
-        };
-        written.map_err(std::io::Error::from).map_err(failed)?;
-        out.write_all(b"\n").map_err(failed)?;
+    loop {
+        let last = !matches!(
+            close.recv_timeout(FLUSH_EVERY),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        let lines = std::mem::take(&mut *lock(batch));
+        for line in lines {
+            let written = match line {
+                Line::Record(record) => serde_json::to_writer(&mut out, &record),
+                Line::Truncated(marker) => serde_json::to_writer(&mut out, &marker),
+            };
+            written.map_err(std::io::Error::from).map_err(failed)?;
+            out.write_all(b"\n").map_err(failed)?;
+        }
+        out.flush().map_err(failed)?;
+        if last {
+            return Ok(());
+        }
     }
-    out.flush().map_err(failed)
 }

@@ -240,3 +240,39 @@ async fn the_same_seed_gives_the_same_faults() {
     assert_eq!(lossy_run(42).await, first);
     assert_ne!(lossy_run(43).await, first);
 }
+
+#[tokio::test]
+async fn messages_over_16_mib_pass_through_without_per_message_faults() {
+    let huge = vec![b'z'; (16 << 20) + 1];
+    for framing in [Framing::Lines, Framing::Len32] {
+        let cluster = Cluster::start(2, Options::framing(framing)).await;
+        let (mut a, mut b) = cluster.connect(0, 1).await;
+        cluster.proxy.links().drop(0, 1, 1.0);
+        let (big, small) = match framing {
+            Framing::Lines => ([&huge[..], b"\n"].concat(), b"small\n".to_vec()),
+            _ => (len32(&huge), len32(b"small")),
+        };
+        let writer = tokio::spawn(async move {
+            send_all(&mut a, &[big, small]).await;
+            a
+        });
+        let got = read_bytes(
+            &mut b,
+            huge.len() + if framing == Framing::Lines { 1 } else { 4 },
+        )
+        .await;
+        assert!(
+            got.iter().filter(|&&c| c == b'z').count() == huge.len(),
+            "{framing}: the big message arrives whole"
+        );
+        let _a = writer.await.unwrap();
+        cluster.seen(0, 1, 2).await;
+        assert!(
+            read_len32(&mut b, QUIET).await.is_none(),
+            "{framing}: the small one is dropped"
+        );
+        let stats = stats_of(&cluster, 0, 1);
+        assert_eq!((stats.messages, stats.dropped), (2, 1), "{framing}");
+        cluster.proxy.shutdown().await;
+    }
+}

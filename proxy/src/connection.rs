@@ -57,9 +57,14 @@ pub(crate) async fn listen(
         match accepted {
             Ok((stream, peer)) => {
                 let source = peer.ip().to_canonical();
-                match shared.sources.get(&source) {
-                    Some(&from) => {
-                        tokio::spawn(serve(stream, from, to, Arc::clone(&shared), guard.clone()));
+                // Numbered here, in accept order, so the seeds do not depend on task scheduling.
+                match shared
+                    .sources
+                    .get(&source)
+                    .and_then(|&from| shared.route(from, to))
+                {
+                    Some(route) => {
+                        tokio::spawn(serve(stream, route, Arc::clone(&shared), guard.clone()));
                     }
                     None => shared.refuse(stream, source, to),
                 }
@@ -90,42 +95,47 @@ impl Shared {
         }
     }
 
-    fn link(&self, from: NodeId, to: NodeId) -> Option<Arc<Link>> {
-        self.table.get(from, to).cloned()
+    /// The links, upstream and connection number for a new connection `from` -> `to`;
+    /// `None` only for a node outside the run.
+    fn route(&self, from: NodeId, to: NodeId) -> Option<Route> {
+        let forward = Arc::clone(self.table.get(from, to)?);
+        let back = Arc::clone(self.table.get(to, from)?);
+        let upstream = *self.upstreams.get(&to)?;
+        let index = forward.next_connection();
+        Some(Route {
+            forward,
+            back,
+            upstream,
+            index,
+        })
     }
 }
 
-/// Serves one connection from `from` to the endpoint of `to` until both directions end,
-/// one fails, or the proxy shuts down.
-async fn serve(
-    inbound: TcpStream,
-    from: NodeId,
-    to: NodeId,
-    shared: Arc<Shared>,
-    mut guard: TaskGuard,
-) {
-    let (Some(forward), Some(back), Some(&upstream)) = (
-        shared.link(from, to),
-        shared.link(to, from),
-        shared.upstreams.get(&to),
-    ) else {
-        return; // every configured node has both links and an upstream
-    };
-    let index = forward.next_connection();
-    tokio::select! {
-        _ = guard.stopped() => {}
-        _ = forward_connection(inbound, forward, back, upstream, index, &shared) => {}
-    }
-}
-
-async fn forward_connection(
-    inbound: TcpStream,
+/// Where one accepted connection goes.
+struct Route {
     forward: Arc<Link>,
     back: Arc<Link>,
     upstream: SocketAddr,
+    /// The connection's number on its forward link, which seeds its random choices.
     index: u64,
-    shared: &Shared,
-) {
+}
+
+/// Serves one accepted connection until both directions end, one fails, or the proxy
+/// shuts down.
+async fn serve(inbound: TcpStream, route: Route, shared: Arc<Shared>, mut guard: TaskGuard) {
+    tokio::select! {
+        _ = guard.stopped() => {}
+        _ = forward_connection(inbound, route, &shared) => {}
+    }
+}
+
+async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
+    let Route {
+        forward,
+        back,
+        upstream,
+        index,
+    } = route;
     let (from, to) = (forward.from, forward.to);
     // A partitioned link holds a new connection accepted but undialled: the dialler sees
     // a connection that is silent, as on a black-holed network, never one that closes.
@@ -153,16 +163,17 @@ async fn forward_connection(
     }
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
+    let seed = |a, b| connection_seed(shared.seed, a, b, index);
     let requests = Pipe::new(
         forward,
         shared.framing,
-        connection_seed(shared.seed, from, to, index),
+        seed(from, to),
         Arc::clone(&shared.trace),
     );
     let replies = Pipe::new(
         back,
         shared.framing,
-        connection_seed(shared.seed, to, from, index),
+        seed(to, from),
         Arc::clone(&shared.trace),
     );
     let requests = requests.run(in_read, out_write);

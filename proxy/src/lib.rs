@@ -21,3 +21,11 @@ pub use config::{Framing, ProxyConfig, ProxyNode};
 pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
 pub use proxy::Proxy;
 pub use traitor_model::NodeId;
+
+// The orchestrator moves the proxy into tasks and hands link control to other tasks and
+// threads: keep both thread-safe (checked at compile time).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<LinkControl>();
+    send_sync::<Proxy>();
+};

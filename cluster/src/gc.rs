@@ -26,6 +26,14 @@ pub async fn gc() -> Result<GcReport> {
     sweep(&docker, RUN_LABEL).await
 }
 
+/// Removes the containers and the network of one run (`traitor.run=<run_id>`): what
+/// teardown does, for a run whose backend is gone (a failed test, a crashed harness whose run
+/// id is known) without touching other runs that may be live.
+pub async fn gc_run(run_id: &str) -> Result<GcReport> {
+    let docker = crate::engine::connect().await?;
+    sweep(&docker, &format!("{RUN_LABEL}={run_id}")).await
+}
+
 /// Force-removes the containers, then the networks, matching the label filter `label`
 /// (`traitor.run` or `traitor.run=<id>`). Containers go first: a network with endpoints
 /// cannot be removed.

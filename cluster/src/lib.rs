@@ -23,13 +23,15 @@ pub mod gc;
 pub mod images;
 mod network;
 pub mod process;
+mod readiness;
 
 pub use docker::DockerBackend;
 pub use engine::docker_available;
 pub use error::{ClusterError, Result};
-pub use gc::{gc, GcReport};
+pub use gc::{gc, gc_run, GcReport};
 pub use images::{ensure_image, BuiltImage};
 pub use process::ProcessBackend;
+pub use readiness::{health_ok, wait_ready};
 
 /// The label every container and network of a run carries (`traitor.run=<run_id>`): the only
 /// thing teardown and `gc` ever select by, so nothing else on the host is touched.

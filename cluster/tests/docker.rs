@@ -98,6 +98,7 @@ async fn four_nodes_start_isolated_from_each_other_and_tear_down_completely() {
         .await
         .expect("building the probe image");
     let run = run_id("four");
+    let _sweep = SweepOnPanic(run.clone());
     let spec = spec(&run, probe_source());
     let mut cluster = backend(BackendKind::Docker, spec.clone())
         .await
@@ -229,6 +230,7 @@ async fn four_nodes_start_isolated_from_each_other_and_tear_down_completely() {
 async fn kill_pause_resume_and_restart_act_on_one_node() {
     let docker = require_docker().await;
     let run = run_id("faults");
+    let _sweep = SweepOnPanic(run.clone());
     let mut cluster = DockerBackend::connect(spec(&run, probe_source()))
         .await
         .expect("connect");
@@ -253,6 +255,7 @@ async fn host_binaries_and_dockerfiles_become_images() {
     // The test build of the probe is dynamically linked: its image needs ldd's libraries.
     let host_bin = ImageSource::HostBin(env!("CARGO_BIN_EXE_traitor-cluster-probe").into());
     let run = run_id("hostbin");
+    let _sweep = SweepOnPanic(run.clone());
     let mut cluster = DockerBackend::connect(spec(&run, host_bin))
         .await
         .expect("connect");

@@ -12,17 +12,8 @@ use traitor_cluster::{gc, ClusterBackend, DockerBackend};
 async fn gc_removes_what_a_vanished_harness_left_and_nothing_else() {
     let docker = require_docker().await;
 
-    // Something gc must never touch: a network without the label.
-    let bystander = format!("bystander-{}", run_id("gc"));
-    docker
-        .create_network(bollard::models::NetworkCreateRequest {
-            name: bystander.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("creating an unlabelled network");
-
     let run = run_id("gc");
+    let _sweep = SweepOnPanic(run.clone());
     {
         let mut cluster = DockerBackend::connect(spec(&run, probe_source()))
             .await
@@ -43,20 +34,29 @@ async fn gc_removes_what_a_vanished_harness_left_and_nothing_else() {
         "the dead run's objects are left over"
     );
 
-    let report = gc().await.expect("gc");
+    // Something gc must never touch: a network without the label. Removed before any
+    // assertion, so a failure does not leak it.
+    let bystander = format!("bystander-{run}");
+    docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: bystander.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("creating an unlabelled network");
+    let report = gc().await;
+    let left = labelled(&docker, &run).await;
+    let second = gc().await;
+    let bystander_kept = docker.inspect_network(&bystander, None).await.is_ok();
+    let _ = docker.remove_network(&bystander).await;
+
+    let report = report.expect("gc");
     assert!(report.containers >= 2 && report.networks >= 1, "{report:?}");
+    assert_eq!(left, (0, 0), "gc left objects of the dead run");
     assert_eq!(
-        labelled(&docker, &run).await,
-        (0, 0),
-        "gc left objects of the dead run"
-    );
-    assert_eq!(
-        gc().await.expect("second gc"),
+        second.expect("second gc"),
         Default::default(),
         "gc is idempotent"
     );
-
-    let still_there = docker.inspect_network(&bystander, None).await;
-    let _ = docker.remove_network(&bystander).await;
-    assert!(still_there.is_ok(), "gc removed an unlabelled network");
+    assert!(bystander_kept, "gc removed an unlabelled network");
 }

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use traitor_cluster::{ClusterBackend, ClusterSpec, ImageSource};
 
@@ -101,24 +101,15 @@ pub fn healthy(ip: IpAddr) -> bool {
     )
 }
 
-/// Polls `/health` of every address until all answer; panics after `limit`.
+/// Waits for every node's `/health` through the library's readiness check; panics after
+/// `limit`.
 pub async fn wait_healthy(ips: &[IpAddr], limit: Duration) {
-    let deadline = Instant::now() + limit;
-    for ip in ips {
-        loop {
-            let ip = *ip;
-            if tokio::task::spawn_blocking(move || healthy(ip))
-                .await
-                .expect("health probe task")
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node at {ip} did not answer /health within {limit:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let apis: Vec<SocketAddr> = ips
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, API_PORT))
+        .collect();
+    if let Err(e) = traitor_cluster::wait_ready(&apis, limit).await {
+        panic!("{e}");
     }
 }
 
@@ -232,4 +223,25 @@ pub fn tempdir(run: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("traitor-cluster-test-{run}"));
     std::fs::create_dir_all(&dir).expect("creating a temp dir");
     dir
+}
+
+/// Removes a Docker run's containers and network if the test holding it panics, so a failed
+/// assertion leaves nothing behind (a passing test tears down itself, and checks it did).
+pub struct SweepOnPanic(pub String);
+
+impl Drop for SweepOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let run = self.0.clone();
+        // The test's runtime is unwinding: sweep on a runtime of our own, on a fresh thread.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(traitor_cluster::gc_run(&run)))
+        })
+        .join();
+    }
 }

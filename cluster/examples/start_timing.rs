@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run -q -p generals-node --example keygen -- 4 timing > /tmp/keys
-//! cargo run --release -p traitor-cluster --example start_timing -- /tmp/keys [ROUNDS] [docker|process]
+//! cargo run -p traitor-cluster --example start_timing -- /tmp/keys [ROUNDS] [docker|process]
 //! ```
 //!
 //! Peers are given as the nodes' own addresses (no proxy here): on Docker the nodes cannot

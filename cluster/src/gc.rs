@@ -51,9 +51,13 @@ pub(crate) async fn sweep(docker: &Docker, label: &str) -> Result<GcReport> {
     let mut failures = Vec::new();
     let mut report = GcReport::default();
     let force = RemoveContainerOptionsBuilder::default().force(true).build();
-    for container in containers {
-        let Some(id) = container.id else { continue };
-        match docker.remove_container(&id, Some(force.clone())).await {
+    // All at once: the engine stops and removes them in parallel.
+    let removals = containers.into_iter().filter_map(|c| c.id).map(|id| {
+        let force = force.clone();
+        async move { (docker.remove_container(&id, Some(force)).await, id) }
+    });
+    for (removed, id) in futures_util::future::join_all(removals).await {
+        match removed {
             Ok(()) => report.containers += 1,
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..

@@ -4,7 +4,6 @@
 //! Two backends sit behind [`ClusterBackend`]: `docker` (one labelled bridge network per run
 //! with inter-container traffic off, labelled containers, images built locally) and
 //! `process` (the same binaries as local processes, each on its own 127.0.0.x).
-
 //!
 //! Nothing is ever pulled: images are built locally ([`images`]), and whatever a run creates
 //! in Docker carries the label [`RUN_LABEL`] so that [`gc()`] can sweep a run whose harness

@@ -30,6 +30,106 @@ pub enum Command {
     ///   traitor check runs/smoke/2026-11-21T10-00-00-s1
     #[command(verbatim_doc_comment)]
     Check(CheckArgs),
+
+    /// Run a target cluster behind the proxy, inject faults on a schedule, record, check.
+    ///
+    /// Starts n nodes (Docker by default, local processes with --backend process), routes
+    /// every node-to-node byte through traitor's proxy, drives clients, breaks the cluster
+    /// with the nemesis, heals everything, reads every node's committed log, and checks
+    /// agreement, validity, termination and linearizability. Everything lands in a run
+    /// folder that `traitor check` can re-check later.
+    ///
+    /// Examples:
+    ///   traitor run --target targets/pbft --time 30s --nemesis partition,crash-primary
+    ///   traitor run --target targets/pbft --variant viewchange-drops-prepared --seed 7
+    ///   traitor run --target targets/generals --backend process --nemesis none
+    #[command(verbatim_doc_comment)]
+    Run(Box<RunArgs>),
+
+    /// Remove every container and network a killed traitor run left behind (label traitor.run).
+    Gc,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The target folder (with target.toml), e.g. targets/pbft.
+    #[arg(long, value_name = "DIR")]
+    pub target: PathBuf,
+
+    /// A known-bug variant of the target (see its target.toml); default: the correct code.
+    #[arg(long)]
+    pub variant: Option<String>,
+
+    /// Cluster size; default: the variant's or the target's n.
+    #[arg(long, value_name = "N")]
+    pub nodes: Option<u32>,
+
+    /// Faults, comma-separated, one at a time in random order: partition (a random shape),
+    /// partition-isolate-one, partition-halves, partition-isolate-primary, partition-bridge,
+    /// partition-ring, delay, drop, duplicate, reorder, crash, crash-primary, pause, restart;
+    /// or "none".
+    #[arg(long, default_value = "partition,crash-primary", value_name = "LIST")]
+    pub nemesis: String,
+
+    /// Quiet time before each fault.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub nemesis_interval: Duration,
+
+    /// How long each fault lasts before it is healed.
+    #[arg(long, default_value = "4s", value_parser = humantime::parse_duration)]
+    pub nemesis_duration: Duration,
+
+    /// How long clients run while faults are injected.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub time: Duration,
+
+    /// How long clients keep running after the final heal (termination is judged on it).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub recover: Duration,
+
+    /// Seed of every random choice (keys, ops, faults); default: from the clock, printed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// docker or process; default: docker when an engine answers, otherwise process.
+    #[arg(long, value_parser = ["docker", "process"])]
+    pub backend: Option<String>,
+
+    /// Where run folders go: <store>/<campaign>/<run-id>/.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub store: PathBuf,
+
+    /// The campaign name used in the run folder path.
+    #[arg(long, default_value = "adhoc")]
+    pub campaign: String,
+
+    /// Workload model; default: the target's first (kv for pbft, generals for generals).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Keys of the kv workload.
+    #[arg(long, default_value_t = 4)]
+    pub keys: usize,
+
+    /// Client processes running at once.
+    #[arg(long, default_value_t = 6)]
+    pub concurrency: usize,
+
+    /// Target ops per second over all clients (0: as fast as answers come).
+    #[arg(long, default_value_t = 40.0)]
+    pub rate: f64,
+
+    /// A client gives up waiting after this and records the op as unknown (info).
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub op_timeout: Duration,
+
+    /// Send every op to this node instead of a random one.
+    #[arg(long, value_name = "ID")]
+    pub node: Option<u32>,
+
+    /// Print one JSON object (run_dir, valid, checks) instead of tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

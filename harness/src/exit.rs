@@ -31,3 +31,34 @@ pub fn error(message: impl std::fmt::Display) {
 pub fn warning(message: impl std::fmt::Display) {
     eprintln!("traitor: warning: {message}");
 }
+
+/// A command that could not do its job: bad input (exit 2) or a harness failure (exit 3).
+#[derive(Debug)]
+pub struct Failure {
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad arguments, configuration or input: exit 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::BadInput,
+            message: message.into(),
+        }
+    }
+
+    /// The harness or its environment failed: exit 3.
+    pub fn harness(message: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::HarnessFailure,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}

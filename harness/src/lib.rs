@@ -2,7 +2,17 @@
 
 pub mod check;
 pub mod cli;
+pub mod commits;
 pub mod exit;
+pub mod keys;
+pub mod nemesis;
+pub mod node_api;
+pub mod progress;
+pub mod run;
+pub mod stop;
+pub mod store;
+pub mod target;
+pub mod workload;
 
 use cli::{Cli, Command};
 use std::process::ExitCode;
@@ -11,6 +21,28 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Run(args) => run::run(&args).unwrap_or_else(report),
+        Command::Gc => gc().unwrap_or_else(report),
     };
     exit::finish(outcome)
+}
+
+fn report(failure: exit::Failure) -> exit::Outcome {
+    exit::error(&failure);
+    failure.outcome
+}
+
+/// `traitor gc`: removes containers and networks labelled `traitor.run` that a killed run
+/// left behind.
+fn gc() -> Result<exit::Outcome, exit::Failure> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| exit::Failure::harness(format!("starting the async runtime: {e}")))?;
+    let removed = runtime
+        .block_on(traitor_cluster::gc())
+        .map_err(|e| exit::Failure::harness(e.to_string()))?;
+    println!(
+        "removed {} container(s) and {} network(s) labelled traitor.run",
+        removed.containers, removed.networks
+    );
+    Ok(exit::Outcome::AsExpected)
 }

@@ -1,0 +1,110 @@
+//! Reading every node's committed log into `commits.jsonl`: checkpoints during the run
+//! (incremental) and one full, final read after the cluster has quiesced.
+
+use crate::exit::Failure;
+use crate::node_api::{LogPage, NodeApi};
+use crate::store::Jsonl;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use traitor_model::{CommitRead, NodeId};
+
+/// Reads nodes' logs and appends what it read.
+pub struct CommitReader {
+    pub api: NodeApi,
+    pub nodes: Vec<SocketAddr>,
+    pub log: Jsonl,
+    pub run_start: Instant,
+    pub incarnations: Arc<Mutex<Vec<u32>>>,
+    /// Highest seq read so far per (node, incarnation).
+    seen: HashMap<(NodeId, u32), u64>,
+}
+
+impl CommitReader {
+    pub fn new(
+        api: NodeApi,
+        nodes: Vec<SocketAddr>,
+        log: Jsonl,
+        run_start: Instant,
+        incarnations: Arc<Mutex<Vec<u32>>>,
+    ) -> Self {
+        Self {
+            api,
+            nodes,
+            log,
+            run_start,
+            incarnations,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn incarnation(&self, node: NodeId) -> u32 {
+        self.incarnations.lock().unwrap_or_else(|p| p.into_inner())[node as usize]
+    }
+
+    /// A checkpoint: what each reachable node committed since the last read. Nodes that do
+    /// not answer (crashed, partitioned from the harness) are skipped.
+    pub async fn checkpoint(&mut self) -> Result<(), Failure> {
+        for node in 0..self.nodes.len() as NodeId {
+            let incarnation = self.incarnation(node);
+            let from = self.seen.get(&(node, incarnation)).map_or(0, |s| s + 1);
+            if let Ok(page) = self.api.log(self.nodes[node as usize], from).await {
+                self.write(node, incarnation, from, page, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `bound` for every node to report the same height, then reads every log
+    /// in full. Returns the nodes that could not be read.
+    pub async fn final_read(&mut self, bound: Duration) -> Result<Vec<NodeId>, Failure> {
+        let deadline = Instant::now() + bound;
+        let mut pages: Vec<Option<LogPage>> = Vec::new();
+        loop {
+            pages.clear();
+            for &api in &self.nodes {
+                pages.push(self.api.log(api, 0).await.ok());
+            }
+            let heights: Vec<u64> = pages.iter().flatten().map(|p| p.committed).collect();
+            let settled =
+                pages.iter().all(Option::is_some) && heights.windows(2).all(|w| w[0] == w[1]);
+            if settled || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let mut unread = Vec::new();
+        for (node, page) in pages.drain(..).enumerate() {
+            let node = node as NodeId;
+            match page {
+                Some(page) => self.write(node, self.incarnation(node), 0, page, true)?,
+                None => unread.push(node),
+            }
+        }
+        Ok(unread)
+    }
+
+    fn write(
+        &mut self,
+        node: NodeId,
+        incarnation: u32,
+        from: u64,
+        page: LogPage,
+        r#final: bool,
+    ) -> Result<(), Failure> {
+        if let Some(last) = page.entries.iter().map(|e| e.seq).max() {
+            let seen = self.seen.entry((node, incarnation)).or_default();
+            *seen = (*seen).max(last);
+        }
+        self.log.append(&CommitRead {
+            node,
+            time: self.run_start.elapsed().as_nanos() as u64,
+            incarnation,
+            r#final,
+            from,
+            committed: page.committed,
+            entries: page.entries,
+        })
+    }
+}

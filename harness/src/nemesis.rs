@@ -1,0 +1,432 @@
+//! Network and process faults on a schedule: one fault at a time, applied for a while,
+//! then healed, with every start and heal written to `faults.jsonl` (the ground truth).
+//! At the end everything is healed, and the time of that heal is the run's `healed_at`.
+
+use crate::exit::Failure;
+use crate::node_api::NodeApi;
+use crate::stop::wait_or_stop;
+use crate::store::Jsonl;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Mutex};
+use traitor_cluster::ClusterBackend;
+use traitor_model::{FaultRecord, NodeId};
+use traitor_proxy::LinkControl;
+
+/// One kind of fault the nemesis can inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A partition of a random shape among the ones below.
+    Partition,
+    IsolateOne,
+    Halves,
+    IsolatePrimary,
+    Bridge,
+    MajorityRing,
+    Delay,
+    Drop,
+    Duplicate,
+    Reorder,
+    Crash,
+    CrashPrimary,
+    Pause,
+    Restart,
+}
+
+const NAMES: [(&str, FaultKind); 14] = [
+    ("partition", FaultKind::Partition),
+    ("partition-isolate-one", FaultKind::IsolateOne),
+    ("partition-halves", FaultKind::Halves),
+    ("partition-isolate-primary", FaultKind::IsolatePrimary),
+    ("partition-bridge", FaultKind::Bridge),
+    ("partition-ring", FaultKind::MajorityRing),
+    ("delay", FaultKind::Delay),
+    ("drop", FaultKind::Drop),
+    ("duplicate", FaultKind::Duplicate),
+    ("reorder", FaultKind::Reorder),
+    ("crash", FaultKind::Crash),
+    ("crash-primary", FaultKind::CrashPrimary),
+    ("pause", FaultKind::Pause),
+    ("restart", FaultKind::Restart),
+];
+
+impl FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, kind)| *kind)
+            .ok_or_else(|| {
+                format!(
+                    "unknown nemesis {s:?}; expected one of: {}",
+                    NAMES.map(|(n, _)| n).join(", ")
+                )
+            })
+    }
+}
+
+impl FaultKind {
+    /// The name used on the command line and in `faults.jsonl`.
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("unknown")
+    }
+}
+
+/// When faults happen.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub faults: Vec<FaultKind>,
+    /// Quiet time before each fault.
+    pub interval: Duration,
+    /// How long each fault lasts.
+    pub duration: Duration,
+}
+
+/// What the nemesis acts on.
+pub struct Nemesis {
+    pub links: LinkControl,
+    pub backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
+    pub api: NodeApi,
+    pub nodes: Vec<SocketAddr>,
+    pub faults_log: Jsonl,
+    pub run_start: Instant,
+    pub rng: StdRng,
+    /// Restarts per node: a node restarted without durable state starts a new incarnation.
+    pub incarnations: Arc<std::sync::Mutex<Vec<u32>>>,
+    /// The fault in force, for the progress display.
+    pub active: Arc<std::sync::Mutex<String>>,
+}
+
+/// A fault in force, and how to undo it.
+enum Undo {
+    Links(Vec<(NodeId, NodeId)>),
+    LinkRules,
+    Restart(NodeId),
+    Resume(NodeId),
+    Nothing,
+}
+
+impl Nemesis {
+    pub fn new(
+        links: LinkControl,
+        backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
+        nodes: Vec<SocketAddr>,
+        faults_log: Jsonl,
+        run_start: Instant,
+        seed: u64,
+    ) -> Self {
+        let n = nodes.len();
+        Self {
+            links,
+            backend,
+            api: NodeApi::new(),
+            nodes,
+            faults_log,
+            run_start,
+            rng: StdRng::seed_from_u64(seed ^ 0x6E65_6D65_7369_7321),
+            incarnations: Arc::new(std::sync::Mutex::new(vec![0; n])),
+            active: Arc::new(std::sync::Mutex::new(String::new())),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.run_start.elapsed().as_nanos() as u64
+    }
+
+    fn record(
+        &self,
+        kind: &str,
+        nodes: Vec<NodeId>,
+        detail: serde_json::Value,
+    ) -> Result<(), Failure> {
+        self.faults_log.append(&FaultRecord {
+            time: self.now(),
+            kind: kind.into(),
+            nodes,
+            detail,
+        })
+    }
+
+    /// Runs the schedule until `stop` turns true, then heals whatever is in force.
+    pub async fn run(
+        &mut self,
+        schedule: Schedule,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), Failure> {
+        if schedule.faults.is_empty() {
+            return Ok(());
+        }
+        loop {
+            if wait_or_stop(schedule.interval, &mut stop).await {
+                return Ok(());
+            }
+            let kind = schedule.faults[self.rng.random_range(0..schedule.faults.len())];
+            let undo = self.inject(kind).await?;
+            let stopped = wait_or_stop(schedule.duration, &mut stop).await;
+            self.heal(undo).await?;
+            if stopped {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn inject(&mut self, kind: FaultKind) -> Result<Undo, Failure> {
+        let n = self.nodes.len() as NodeId;
+        let everyone: Vec<NodeId> = (0..n).collect();
+        let kind = if kind == FaultKind::Partition {
+            [
+                FaultKind::IsolateOne,
+                FaultKind::Halves,
+                FaultKind::IsolatePrimary,
+                FaultKind::Bridge,
+                FaultKind::MajorityRing,
+            ][self.rng.random_range(0..5)]
+        } else {
+            kind
+        };
+        let undo = match kind {
+            FaultKind::IsolateOne | FaultKind::IsolatePrimary => {
+                let x = if kind == FaultKind::IsolatePrimary {
+                    self.primary().await
+                } else {
+                    self.random_node()
+                };
+                let pairs = cut(
+                    &[x],
+                    &everyone
+                        .iter()
+                        .copied()
+                        .filter(|&y| y != x)
+                        .collect::<Vec<_>>(),
+                );
+                self.partition(kind, pairs, json!({"isolated": x})).await?
+            }
+            FaultKind::Halves | FaultKind::Bridge => {
+                let mut shuffled = everyone.clone();
+                shuffled.shuffle(&mut self.rng);
+                let (a, b) = shuffled.split_at(shuffled.len() / 2);
+                let (a, b, bridge) = match (kind, b.split_first()) {
+                    (FaultKind::Bridge, Some((bridge, rest))) if !rest.is_empty() => {
+                        (a.to_vec(), rest.to_vec(), Some(*bridge))
+                    }
+                    _ => (a.to_vec(), b.to_vec(), None),
+                };
+                self.partition(
+                    kind,
+                    cut(&a, &b),
+                    json!({"sides": [a, b], "bridge": bridge}),
+                )
+                .await?
+            }
+            FaultKind::MajorityRing => {
+                let mut ring = everyone.clone();
+                ring.shuffle(&mut self.rng);
+                let reach = (n as usize / 2).div_ceil(2).max(1);
+                let mut pairs = Vec::new();
+                for (i, &a) in ring.iter().enumerate() {
+                    for (j, &b) in ring.iter().enumerate() {
+                        let d = i.abs_diff(j).min(ring.len() - i.abs_diff(j));
+                        if d > reach {
+                            pairs.push((a, b));
+                        }
+                    }
+                }
+                self.partition(kind, pairs, json!({"ring": ring, "reach": reach}))
+                    .await?
+            }
+            FaultKind::Delay | FaultKind::Drop | FaultKind::Duplicate | FaultKind::Reorder => {
+                let detail = match kind {
+                    FaultKind::Delay => json!({"mean_ms": 50, "jitter_ms": 25}),
+                    _ => json!({"probability": 0.2}),
+                };
+                for &(a, b) in &all_links(n) {
+                    match kind {
+                        FaultKind::Delay => self.links.delay(
+                            a,
+                            b,
+                            Duration::from_millis(50),
+                            Duration::from_millis(25),
+                        ),
+                        FaultKind::Drop => self.links.drop(a, b, 0.2),
+                        FaultKind::Duplicate => self.links.duplicate(a, b, 0.2),
+                        _ => self.links.reorder(a, b, 0.2),
+                    }
+                }
+                self.record(kind.name(), everyone.clone(), detail)?;
+                Undo::LinkRules
+            }
+            FaultKind::Crash | FaultKind::CrashPrimary => {
+                let x = if kind == FaultKind::CrashPrimary {
+                    self.primary().await
+                } else {
+                    self.random_node()
+                };
+                self.backend
+                    .lock()
+                    .await
+                    .kill(x)
+                    .await
+                    .map_err(|e| Failure::harness(e.to_string()))?;
+                self.record(kind.name(), vec![x], json!({"signal": "KILL"}))?;
+                Undo::Restart(x)
+            }
+            FaultKind::Pause => {
+                let x = self.random_node();
+                self.backend
+                    .lock()
+                    .await
+                    .pause(x)
+                    .await
+                    .map_err(|e| Failure::harness(e.to_string()))?;
+                self.record("pause", vec![x], json!({}))?;
+                Undo::Resume(x)
+            }
+            FaultKind::Restart => {
+                let x = self.random_node();
+                self.record("restart", vec![x], json!({}))?;
+                self.restart(x).await?;
+                Undo::Nothing
+            }
+            FaultKind::Partition => unreachable!("a partition shape was chosen above"),
+        };
+        *self.active.lock().unwrap_or_else(|p| p.into_inner()) = kind.name().to_string();
+        Ok(undo)
+    }
+
+    async fn partition(
+        &mut self,
+        kind: FaultKind,
+        pairs: Vec<(NodeId, NodeId)>,
+        detail: serde_json::Value,
+    ) -> Result<Undo, Failure> {
+        for &(a, b) in &pairs {
+            self.links.partition(a, b);
+        }
+        let nodes: BTreeSet<NodeId> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        self.record(kind.name(), nodes.into_iter().collect(), detail)?;
+        Ok(Undo::Links(pairs))
+    }
+
+    async fn restart(&mut self, x: NodeId) -> Result<(), Failure> {
+        self.backend
+            .lock()
+            .await
+            .restart(x)
+            .await
+            .map_err(|e| Failure::harness(e.to_string()))?;
+        self.incarnations.lock().unwrap_or_else(|p| p.into_inner())[x as usize] += 1;
+        Ok(())
+    }
+
+    async fn heal(&mut self, undo: Undo) -> Result<(), Failure> {
+        match undo {
+            Undo::Links(pairs) => {
+                for (a, b) in &pairs {
+                    self.links.heal(*a, *b);
+                }
+                self.record("heal", vec![], json!({"healed": "partition"}))?;
+            }
+            Undo::LinkRules => {
+                self.links.heal_all();
+                self.record("heal", vec![], json!({"healed": "link rules"}))?;
+            }
+            Undo::Restart(x) => {
+                self.restart(x).await?;
+                self.record("heal", vec![x], json!({"healed": "restarted"}))?;
+            }
+            Undo::Resume(x) => {
+                self.backend
+                    .lock()
+                    .await
+                    .resume(x)
+                    .await
+                    .map_err(|e| Failure::harness(e.to_string()))?;
+                self.record("heal", vec![x], json!({"healed": "resumed"}))?;
+            }
+            Undo::Nothing => {}
+        }
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(())
+    }
+
+    /// Heals everything that may be in force (the end of every run), and records it.
+    pub async fn heal_all(&mut self) -> Result<u64, Failure> {
+        self.links.heal_all();
+        self.record("heal-all", vec![], json!({}))?;
+        Ok(self.now())
+    }
+
+    fn random_node(&mut self) -> NodeId {
+        self.rng.random_range(0..self.nodes.len() as NodeId)
+    }
+
+    /// The primary as most nodes report it on `/status`; node 0 when none answers.
+    pub async fn primary(&self) -> NodeId {
+        let mut votes = std::collections::HashMap::new();
+        for &api in &self.nodes {
+            if let Ok(status) = self.api.status(api).await {
+                *votes.entry(status.primary).or_insert(0) += 1;
+            }
+        }
+        votes
+            .into_iter()
+            .max_by_key(|&(node, count)| (count, std::cmp::Reverse(node)))
+            .map_or(0, |(node, _)| node)
+    }
+}
+
+/// Every directed link between a node of `a` and a node of `b`, both ways.
+fn cut(a: &[NodeId], b: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+    a.iter()
+        .flat_map(|&x| b.iter().flat_map(move |&y| [(x, y), (y, x)]))
+        .collect()
+}
+
+fn all_links(n: NodeId) -> Vec<(NodeId, NodeId)> {
+    (0..n)
+        .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_errors_list_them() {
+        assert_eq!(
+            "crash-primary".parse::<FaultKind>(),
+            Ok(FaultKind::CrashPrimary)
+        );
+        let err = "explode".parse::<FaultKind>().unwrap_err();
+        assert!(
+            err.contains("partition-halves") && err.contains("pause"),
+            "{err}"
+        );
+        for (name, kind) in NAMES {
+            assert_eq!(kind.name(), name);
+        }
+    }
+
+    #[test]
+    fn cuts_are_symmetric() {
+        let pairs = cut(&[0], &[1, 2]);
+        assert_eq!(pairs, vec![(0, 1), (1, 0), (0, 2), (2, 0)]);
+        assert_eq!(all_links(3).len(), 6);
+    }
+}

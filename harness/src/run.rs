@@ -1,0 +1,566 @@
+//! `traitor run`: one run of a target, from arguments to verdict.
+//!
+//! Arguments are validated into a [`Plan`] before anything starts. Then, in order: the run
+//! folder and manifest; the backend's network and addresses; the proxy; the nodes; clients,
+//! nemesis, log checkpoints and resource samples side by side; the final heal; a recovery
+//! window; the final committed logs. Logs are collected and everything the run created is
+//! torn down on every path (success, error, Ctrl-C, SIGTERM), and the checks run on the
+//! folder alone, so `traitor check RUN_DIR` gives the same verdict later.
+
+use crate::cli::RunArgs;
+use crate::commits::CommitReader;
+use crate::exit::{warning, Failure, Outcome};
+use crate::keys::Keys;
+use crate::nemesis::{FaultKind, Nemesis, Schedule};
+use crate::node_api::NodeApi;
+use crate::progress::Progress;
+use crate::stop::stopped;
+use crate::store::{Jsonl, RunStore};
+use crate::target::Target;
+use crate::workload::{run_clients, Counters, OpMix, WorkloadConfig};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinSet;
+use traitor_checkers::run_folder::RunFolder;
+use traitor_checkers::{Budget, Validity};
+use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
+use traitor_model::target::{fill, Variant};
+use traitor_model::{Manifest, NodeId};
+use traitor_proxy::{Framing, Proxy, ProxyConfig, ProxyNode};
+use traitor_reports::check::{details, table, InputVerdict};
+
+/// How long nodes have to answer `/health` after they start.
+const STARTUP_LIMIT: Duration = Duration::from_secs(30);
+/// How long the final read waits for correct nodes to reach one height.
+const QUIESCE_LIMIT: Duration = Duration::from_secs(10);
+/// Records kept in `trace.jsonl` at most.
+const TRACE_LIMIT: usize = 100_000;
+
+/// A run, fully resolved and validated before anything starts.
+pub struct Plan {
+    pub target: Target,
+    pub variant: Option<Variant>,
+    pub n: u32,
+    pub f: u32,
+    pub seed: u64,
+    pub schedule: Schedule,
+    pub model: String,
+    pub workload: WorkloadConfig,
+    pub framing: Framing,
+    pub run_id: String,
+    /// How long clients run under faults, and after the final heal.
+    pub time: Duration,
+    pub recover: Duration,
+}
+
+impl Plan {
+    /// Parses, validates and resolves the arguments; every error names the bad flag.
+    pub fn from_args(args: &RunArgs) -> Result<Self, Failure> {
+        let target = Target::load(&args.target)?;
+        let variant = args
+            .variant
+            .as_deref()
+            .map(|v| target.spec.variant(v).cloned())
+            .transpose()
+            .map_err(Failure::usage)?;
+        let n = args
+            .nodes
+            .or(variant.as_ref().and_then(|v| v.n))
+            .unwrap_or(target.spec.n);
+        if n == 0 {
+            return Err(Failure::usage("--nodes must be at least 1"));
+        }
+        let faults = match args.nemesis.as_str() {
+            "none" | "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|s| s.trim().parse::<FaultKind>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| Failure::usage(format!("--nemesis: {e}")))?,
+        };
+        let model = args
+            .model
+            .clone()
+            .or_else(|| target.spec.client.models.first().cloned())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "{}: [client] models is empty; pass --model",
+                    target.dir.display()
+                ))
+            })?;
+        if !target.spec.client.models.contains(&model) {
+            return Err(Failure::usage(format!(
+                "--model {model}: target {} serves {}",
+                target.spec.name,
+                target.spec.client.models.join(", ")
+            )));
+        }
+        let mix = OpMix::for_model(&model, args.keys)
+            .map_err(|e| Failure::usage(format!("--model: {e}")))?;
+        if let Some(node) = args.node.filter(|&node| node >= n) {
+            return Err(Failure::usage(format!(
+                "--node {node}: nodes are numbered 0 to {}",
+                n - 1
+            )));
+        }
+        if args.concurrency == 0 {
+            return Err(Failure::usage("--concurrency must be at least 1"));
+        }
+        let framing: Framing = target
+            .spec
+            .node
+            .framing
+            .parse()
+            .map_err(|e: String| Failure::usage(format!("target.toml [node] framing: {e}")))?;
+        let seed = args.seed.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+                % 1_000_000
+        });
+        let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+            .to_string()
+            .replace(':', "-");
+        let run_id = format!(
+            "{}-{}-s{seed}-{}",
+            target.spec.name,
+            variant.as_ref().map_or("correct", |v| v.name.as_str()),
+            stamp.trim_end_matches('Z')
+        );
+        Ok(Self {
+            f: target.spec.kind.budget(n),
+            workload: WorkloadConfig {
+                mix,
+                concurrency: args.concurrency,
+                rate: args.rate,
+                timeout: args.op_timeout,
+                node: args.node.or((model == "generals").then_some(0)),
+                seed,
+            },
+            schedule: Schedule {
+                faults,
+                interval: args.nemesis_interval,
+                duration: args.nemesis_duration,
+            },
+            target,
+            variant,
+            n,
+            seed,
+            model,
+            framing,
+            run_id,
+            time: args.time,
+            recover: args.recover,
+        })
+    }
+
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            run_id: self.run_id.clone(),
+            seed: self.seed,
+            target: self.target.spec.name.clone(),
+            variant: self.variant.as_ref().map(|v| v.name.clone()),
+            model: Some(self.model.clone()),
+            n: self.n,
+            f: self.f,
+            nemesis: self
+                .schedule
+                .faults
+                .iter()
+                .map(|k| json!(k.name()))
+                .collect(),
+            versions: json!({"traitor": env!("CARGO_PKG_VERSION")}),
+            started_at: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
+            ..Default::default()
+        }
+    }
+
+    /// Arguments of node `id`: the target's, then the variant's, placeholders filled.
+    fn node_args(&self, id: NodeId, ip: &str, peers: &str, keys: &Keys) -> Vec<String> {
+        let spec = &self.target.spec.node;
+        let values = [
+            ("id", id.to_string()),
+            ("n", self.n.to_string()),
+            ("f", self.f.to_string()),
+            ("ip", ip.to_string()),
+            ("peer_port", spec.peer_port.to_string()),
+            ("api_port", spec.api_port.to_string()),
+            ("peers", peers.to_string()),
+            ("secret_key", keys.secret_hex[id as usize].clone()),
+            ("public_keys", keys.public_hex.join(",")),
+        ];
+        let variant_args = self.variant.iter().flat_map(|v| v.args.iter());
+        spec.args
+            .iter()
+            .chain(variant_args)
+            .map(|a| fill(a, &values))
+            .collect()
+    }
+}
+
+/// Runs `traitor run` to its verdict.
+pub fn run(args: &RunArgs) -> Result<Outcome, Failure> {
+    let plan = Plan::from_args(args)?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Failure::harness(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(run_plan(plan, args))
+}
+
+async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
+    let kind = match args.backend.as_deref() {
+        Some("docker") => BackendKind::Docker,
+        Some(_) => BackendKind::Process,
+        None if traitor_cluster::docker_available().await => BackendKind::Docker,
+        None => {
+            warning("no Docker engine answers; using the process backend (--backend process)");
+            BackendKind::Process
+        }
+    };
+    let store = RunStore::create(&args.store, &args.campaign, &plan.run_id)?;
+    let mut manifest = plan.manifest();
+    manifest.campaign = Some(args.campaign.clone());
+    store.write_manifest(&manifest)?;
+    eprintln!("traitor: run folder {}", store.dir.display());
+    let spec = ClusterSpec {
+        run_id: plan.run_id.clone(),
+        image: plan.target.image_source()?,
+        peer_port: plan.target.spec.node.peer_port,
+        api_port: plan.target.spec.node.api_port,
+        memory_limit: 512 << 20,
+        pids_limit: 256,
+    };
+    let progress = Progress::new();
+    progress.phase("preparing the cluster (building images on first use)");
+    let backend = traitor_cluster::backend(kind, spec)
+        .await
+        .map_err(|e| Failure::harness(e.to_string()))?;
+    let backend = Arc::new(Mutex::new(backend));
+    let mut proxy: Option<Proxy> = None;
+    let run_start = Instant::now();
+
+    let driven = tokio::select! {
+        result = drive(&plan, &store, &backend, run_start, &mut manifest, &mut proxy, &progress) => result,
+        signal = shutdown_signal() => Err(Failure::harness(format!("interrupted by {signal}; tearing down, the run folder keeps what was recorded"))),
+    };
+
+    progress.phase("collecting logs and tearing down");
+    let mut backend = backend.lock().await;
+    if let Err(e) = backend.collect_logs(&store.dir.join("logs")).await {
+        warning(format!("collecting node logs: {e}"));
+    }
+    let teardown = backend.teardown().await;
+    drop(backend);
+    if let Some(proxy) = proxy.take() {
+        if let Ok(links) = store.jsonl("metrics.jsonl") {
+            for link in proxy.stats() {
+                let _ = links.append(&json!({"kind": "link", "time": run_start.elapsed().as_nanos() as u64, "link": link}));
+            }
+        }
+        proxy.shutdown().await;
+    }
+    manifest.ended_at = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+    store.write_manifest(&manifest)?;
+    progress.finish();
+    if let Err(e) = &teardown {
+        warning(format!(
+            "teardown: {e}; run `traitor gc` to remove what is left"
+        ));
+    }
+    driven?;
+
+    let folder = RunFolder::load(&store.dir).map_err(|e| Failure::harness(e.to_string()))?;
+    let checks = folder.check(None, &Budget::default());
+    let verdict = InputVerdict::new(
+        store.dir.display().to_string(),
+        "run".into(),
+        folder.events.as_ref().map_or(0, |e| {
+            e.iter()
+                .filter(|e| e.kind == traitor_model::EventKind::Invoke)
+                .count()
+        }),
+        folder.events.as_ref().map_or(0, |e| {
+            e.iter()
+                .map(|e| e.process)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        }),
+        run_start.elapsed(),
+        checks,
+        folder.warnings,
+    );
+    store.write_json(
+        "verdict.json",
+        &json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks}),
+    )?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks, "seed": plan.seed})
+        );
+    } else {
+        println!("{}", table(std::slice::from_ref(&verdict)));
+        print!("{}", details(std::slice::from_ref(&verdict)));
+        println!(
+            "seed {} | verdict {} | run folder {}",
+            plan.seed,
+            store.dir.join("verdict.json").display(),
+            store.dir.display()
+        );
+    }
+    Ok(if verdict.valid == Validity::Holds {
+        Outcome::AsExpected
+    } else {
+        Outcome::Violation
+    })
+}
+
+/// The part of a run that owns live tasks; dropping it (on a signal) stops them all.
+async fn drive(
+    plan: &Plan,
+    store: &RunStore,
+    backend: &Arc<Mutex<Box<dyn ClusterBackend>>>,
+    run_start: Instant,
+    manifest: &mut Manifest,
+    proxy_slot: &mut Option<Proxy>,
+    progress: &Progress,
+) -> Result<(), Failure> {
+    let harness = |what: &str| {
+        let what = what.to_string();
+        move |e: traitor_cluster::ClusterError| Failure::harness(format!("{what}: {e}"))
+    };
+    let n = plan.n as usize;
+    let addressing = backend
+        .lock()
+        .await
+        .prepare(n)
+        .await
+        .map_err(harness("preparing the cluster"))?;
+    let node_spec = &plan.target.spec.node;
+    let proxy = Proxy::start(ProxyConfig {
+        listen_ip: addressing.proxy_ip,
+        nodes: (0..n)
+            .map(|i| ProxyNode {
+                id: i as NodeId,
+                source_ip: addressing.node_ips[i],
+                upstream: SocketAddr::new(addressing.node_ips[i], node_spec.peer_port),
+            })
+            .collect(),
+        framing: plan.framing,
+        seed: plan.seed,
+        run_start,
+        trace_path: Some(store.dir.join("trace.jsonl")),
+        trace_limit: TRACE_LIMIT,
+    })
+    .await
+    .map_err(|e| {
+        Failure::harness(format!(
+            "starting the proxy on {}: {e}",
+            addressing.proxy_ip
+        ))
+    })?;
+    let peers: Vec<String> = (0..n)
+        .map(|i| proxy.endpoint(i as NodeId).to_string())
+        .collect();
+    let links = proxy.links();
+    *proxy_slot = Some(proxy);
+
+    progress.phase("starting nodes");
+    let keys = Keys::generate(n, plan.seed);
+    for i in 0..n {
+        let args = plan.node_args(
+            i as NodeId,
+            &addressing.node_ips[i].to_string(),
+            &peers.join(","),
+            &keys,
+        );
+        backend
+            .lock()
+            .await
+            .start_node(i as NodeId, args)
+            .await
+            .map_err(harness(&format!("starting node {i}")))?;
+    }
+    let apis: Vec<SocketAddr> = addressing
+        .node_ips
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
+        .collect();
+    let api = NodeApi::new();
+    wait_healthy(&api, &apis).await?;
+
+    progress.phase("running");
+    let history = store.jsonl("history.jsonl")?;
+    let faults = store.jsonl("faults.jsonl")?;
+    let commits = store.jsonl("commits.jsonl")?;
+    let metrics = store.jsonl("metrics.jsonl")?;
+    let counters = Arc::new(Counters::default());
+    let (clients_stop, clients_stopped) = watch::channel(false);
+    let mut clients = JoinSet::new();
+    clients.spawn(run_clients(
+        plan.workload.clone(),
+        apis.clone(),
+        api.clone(),
+        history,
+        run_start,
+        clients_stopped,
+        counters.clone(),
+    ));
+
+    let mut nemesis = Nemesis::new(
+        links,
+        backend.clone(),
+        apis.clone(),
+        faults,
+        run_start,
+        plan.seed,
+    );
+    let incarnations = nemesis.incarnations.clone();
+    let mut background = JoinSet::new();
+    let (background_stop, background_stopped) = watch::channel(false);
+    background.spawn(checkpoints(
+        CommitReader::new(
+            api.clone(),
+            apis.clone(),
+            commits.clone(),
+            run_start,
+            incarnations.clone(),
+        ),
+        background_stopped.clone(),
+    ));
+    background.spawn(samples(
+        backend.clone(),
+        metrics,
+        run_start,
+        background_stopped.clone(),
+    ));
+    background.spawn(show_progress(
+        progress.clone(),
+        counters.clone(),
+        nemesis.active.clone(),
+        background_stopped,
+    ));
+
+    let (nemesis_stop, nemesis_stopped) = watch::channel(false);
+    let timer = async {
+        tokio::time::sleep(plan.time).await;
+        let _ = nemesis_stop.send(true);
+    };
+    let (faulting, ()) = tokio::join!(nemesis.run(plan.schedule.clone(), nemesis_stopped), timer);
+    faulting?;
+    let healed_at = nemesis.heal_all().await?;
+    manifest.healed_at = Some(healed_at);
+    manifest.termination_bound_ns = Some((plan.recover + QUIESCE_LIMIT).as_nanos() as u64);
+    store.write_manifest(manifest)?;
+
+    progress.phase("healed; clients keep going (recovery window)");
+    tokio::time::sleep(plan.recover).await;
+    let _ = clients_stop.send(true);
+    progress.phase("waiting for clients' last ops");
+    while let Some(done) = clients.join_next().await {
+        done.map_err(|e| Failure::harness(format!("the client tasks failed: {e}")))??;
+    }
+    let _ = background_stop.send(true);
+    while let Some(done) = background.join_next().await {
+        done.map_err(|e| Failure::harness(format!("a background task failed: {e}")))??;
+    }
+    progress.phase("reading every node's committed log");
+    let mut reader = CommitReader::new(api, apis, commits, run_start, incarnations);
+    let unread = reader.final_read(QUIESCE_LIMIT).await?;
+    if !unread.is_empty() {
+        warning(format!(
+            "could not read the final log of node(s) {unread:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until every node answers `/health`, or fails naming the ones that do not.
+async fn wait_healthy(api: &NodeApi, apis: &[SocketAddr]) -> Result<(), Failure> {
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    loop {
+        let mut silent = Vec::new();
+        for (node, addr) in apis.iter().enumerate() {
+            if !api.healthy(*addr).await {
+                silent.push(node);
+            }
+        }
+        if silent.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::harness(format!(
+                "node(s) {silent:?} did not answer /health within {} s; their logs are in the run folder's logs/",
+                STARTUP_LIMIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Reads every node's new committed entries every few seconds until stopped.
+async fn checkpoints(
+    mut reader: CommitReader,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => reader.checkpoint().await?,
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+    }
+}
+
+/// Samples every node's CPU, memory and network each second until stopped.
+async fn samples(
+    backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
+    metrics: Jsonl,
+    run_start: Instant,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let sampled = backend.lock().await.sample().await;
+                let time = run_start.elapsed().as_nanos() as u64;
+                match sampled {
+                    Ok(nodes) => for sample in nodes {
+                        metrics.append(&json!({"kind": "node", "time": time, "sample": sample}))?;
+                    },
+                    Err(e) => metrics.append(&json!({"kind": "sample-error", "time": time, "error": e.to_string()}))?,
+                }
+            }
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+    }
+}
+
+async fn show_progress(
+    progress: Progress,
+    counters: Arc<Counters>,
+    fault: Arc<std::sync::Mutex<String>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    loop {
+        let active = fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        progress.update(&counters, &active);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}

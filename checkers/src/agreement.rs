@@ -10,7 +10,6 @@ use traitor_model::{LogEntry, NodeId};
 
 pub const NAME: &str = "agreement";
 
-
 /// What makes two entries the same: the digest when both carry one, else the request.
 fn same(a: &LogEntry, b: &LogEntry) -> bool {
     match (&a.digest, &b.digest) {

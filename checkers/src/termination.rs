@@ -9,7 +9,6 @@ use traitor_model::{EventKind, NodeId};
 
 pub const NAME: &str = "termination";
 
-
 pub fn check(run: &RunFolder) -> CheckResult {
     let Some(manifest) = &run.manifest else {
         return CheckResult::unknown(

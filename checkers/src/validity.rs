@@ -15,7 +15,6 @@ use traitor_model::{EventKind, NodeId};
 
 pub const NAME: &str = "validity";
 
-
 /// The parts of an op that must survive ordering: the function, key and value.
 fn same_op(entry: &Value, f: &str, key: &Option<Value>, value: &Value) -> bool {
     let entry_key = entry.get("key").filter(|k| !k.is_null());

@@ -86,10 +86,17 @@ impl CheckResult {
     /// count) is the summary; the evidence keeps the first few and the total.
     pub fn from_findings(checker: &str, mut findings: Vec<Value>) -> Self {
         let total = findings.len();
-        let first = findings.first().and_then(|f| f["text"].as_str()).unwrap_or_default();
+        let first = findings
+            .first()
+            .and_then(|f| f["text"].as_str())
+            .unwrap_or_default();
         let summary = format!("{first} ({total} problem(s) in all)");
         findings.truncate(SHOWN_FINDINGS);
-        Self::violated(checker, summary, serde_json::json!({"violations": findings, "total": total}))
+        Self::violated(
+            checker,
+            summary,
+            serde_json::json!({"violations": findings, "total": total}),
+        )
     }
 
     pub fn unknown(checker: &str, why: impl Into<String>) -> Self {

@@ -50,7 +50,12 @@ pub fn check(run: &RunFolder) -> CheckResult {
         }
         *height = (*height).max(read.committed);
         let here: BTreeMap<u64, &LogEntry> = read.entries.iter().map(|e| (e.seq, e)).collect();
-        for (&seq, before) in log.range(read.from..=read.committed) {
+        // A read shows every entry in from..=committed; an incremental read may show none.
+        let shown_range = read.from..=read.committed.max(read.from);
+        for (&seq, before) in log
+            .range(shown_range)
+            .filter(|(&seq, _)| seq <= read.committed)
+        {
             match here.get(&seq) {
                 Some(now) if !same(before, now) => violations.push(json!({
                     "kind": "entry changed", "node": read.node, "seq": seq, "time": read.time,

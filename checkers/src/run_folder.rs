@@ -2,7 +2,7 @@
 //! works on old runs and on runs whose harness was killed (truncated tails are warned
 //! about, missing files make the checkers that need them answer unknown).
 
-use crate::verdict::CheckResult;
+use crate::verdict::{panic_message, CheckResult};
 use crate::{agreement, linearizability, ops, termination, validity, Budget, Model};
 use std::path::{Path, PathBuf};
 use traitor_model::read::{parse_history, parse_records, ParseError};
@@ -109,18 +109,20 @@ impl RunFolder {
     /// linearizability model (the generals' orders) is checked for the other properties only.
     pub fn check(&self, model: Option<Model>, budget: &Budget) -> Vec<CheckResult> {
         let mut results = vec![
-            agreement::check(self),
-            validity::check(self),
-            termination::check(self),
+            guarded(agreement::NAME, || agreement::check(self)),
+            guarded(validity::NAME, || validity::check(self)),
+            guarded(termination::NAME, || termination::check(self)),
         ];
         let model = model.or_else(|| self.manifest_model().and_then(|m| m.parse().ok()));
         match (model, &self.events) {
-            (Some(model), Some(events)) => results.push(match ops::operations(events, model) {
-                Ok(operations) => linearizability::check(&operations, model, budget),
-                Err(e) => {
-                    CheckResult::unknown(linearizability::NAME, format!("history.jsonl: {e}"))
+            (Some(model), Some(events)) => results.push(guarded(linearizability::NAME, || {
+                match ops::operations(events, model) {
+                    Ok(operations) => linearizability::check(&operations, model, budget),
+                    Err(e) => {
+                        CheckResult::unknown(linearizability::NAME, format!("history.jsonl: {e}"))
+                    }
                 }
-            }),
+            })),
             (Some(_), None) => results.push(CheckResult::unknown(
                 linearizability::NAME,
                 "history.jsonl is missing",
@@ -133,6 +135,18 @@ impl RunFolder {
         }
         results
     }
+}
+
+/// Runs one checker; a checker that panics answers unknown (naming the panic) instead of
+/// taking the other checkers' verdicts down with it.
+fn guarded(name: &str, checker: impl FnOnce() -> CheckResult) -> CheckResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(checker)).unwrap_or_else(|panic| {
+        let why = panic_message(panic.as_ref());
+        CheckResult::unknown(
+            name,
+            format!("the {name} checker failed (a traitor bug): {why}"),
+        )
+    })
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, RunFolderError> {

@@ -1,5 +1,6 @@
-//! Termination: after the heal recorded in the run, every op sent to a correct node
-//! completed (ok or fail, not unknown), and correct nodes ended at the same committed height.
+//! Termination: once correct nodes have had the recorded bound to recover from the heal,
+//! every op sent to a correct node completed (ok or fail, not unknown), and correct nodes
+//! ended at the same committed height.
 
 use crate::run_folder::RunFolder;
 use crate::verdict::CheckResult;
@@ -25,6 +26,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
     let Some(events) = &run.events else {
         return CheckResult::unknown(NAME, "history.jsonl is missing");
     };
+    let judged_from = healed_at + manifest.termination_bound_ns.unwrap_or(0);
     let mut problems = Vec::new();
     // Ops invoked on correct nodes after the heal, and how each ended.
     let mut open: HashMap<u64, &traitor_model::Event> = HashMap::new();
@@ -38,7 +40,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
                         "history events carry no time to compare with the heal",
                     );
                 };
-                if time >= healed_at && e.node.is_some_and(|n| manifest.is_correct(n)) {
+                if time >= judged_from && e.node.is_some_and(|n| manifest.is_correct(n)) {
                     open.insert(e.process, e);
                     after_heal += 1;
                 }
@@ -101,7 +103,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
         return CheckResult::holds(
             NAME,
             format!(
-                "{after_heal} op(s) sent to correct nodes after the heal all completed; {} correct node(s) ended at height {}",
+                "{after_heal} op(s) sent to correct nodes after the heal (and the recovery bound) all completed; {} correct node(s) ended at height {}",
                 heights.len(),
                 high.unwrap_or_default()
             ),

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 use traitor_checkers::input::load_history;
 use traitor_checkers::run_folder::RunFolder;
+use traitor_checkers::verdict::panic_message;
 use traitor_checkers::{linearizability, Budget, Model, Validity};
 use traitor_model::EventKind;
 use traitor_reports::check::{details, table, InputVerdict};
@@ -27,11 +28,7 @@ pub fn run(args: &CheckArgs) -> Outcome {
                 continue;
             }
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
+                let message = panic_message(panic.as_ref());
                 report_failure(
                     args.json,
                     &name,

@@ -84,8 +84,13 @@ pub struct RunArgs {
     pub time: Duration,
 
     /// How long clients keep running after the final heal (termination is judged on it).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub recover: Duration,
+
+    /// Time correct nodes get after the heal to recover (a restarted node catching up)
+    /// before termination is judged: ops invoked later must all complete.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
 
     /// Seed of every random choice (keys, ops, faults); default: from the clock, printed.
     #[arg(long)]

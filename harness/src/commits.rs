@@ -44,12 +44,14 @@ impl CommitReader {
     }
 
     /// A checkpoint: what each reachable node committed since the last read. Nodes that do
-    /// not answer (crashed, partitioned from the harness) are skipped.
+    /// not answer (crashed, partitioned from the harness) are skipped, and so is a read
+    /// during which the node was restarted: which incarnation answered it is unknown.
     pub async fn checkpoint(&mut self) -> Result<(), Failure> {
         for node in 0..self.nodes.len() as NodeId {
             let incarnation = self.incarnation(node);
             let from = self.seen.get(&(node, incarnation)).map_or(0, |s| s + 1);
-            if let Ok(page) = self.api.log(self.nodes[node as usize], from).await {
+            let read = self.api.log(self.nodes[node as usize], from).await;
+            if let (Ok(page), true) = (read, self.incarnation(node) == incarnation) {
                 self.write(node, incarnation, from, page, false)?;
             }
         }

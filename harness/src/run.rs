@@ -54,6 +54,7 @@ pub struct Plan {
     /// How long clients run under faults, and after the final heal.
     pub time: Duration,
     pub recover: Duration,
+    pub settle: Duration,
 }
 
 impl Plan {
@@ -106,6 +107,13 @@ impl Plan {
                 n - 1
             )));
         }
+        if args.settle >= args.recover {
+            return Err(Failure::usage(format!(
+                "--settle ({}) must be shorter than --recover ({}): termination is judged on ops invoked between them",
+                humantime::format_duration(args.settle),
+                humantime::format_duration(args.recover)
+            )));
+        }
         if args.concurrency == 0 {
             return Err(Failure::usage("--concurrency must be at least 1"));
         }
@@ -154,6 +162,7 @@ impl Plan {
             run_id,
             time: args.time,
             recover: args.recover,
+            settle: args.settle,
         })
     }
 
@@ -452,7 +461,7 @@ async fn drive(
     faulting?;
     let healed_at = nemesis.heal_all().await?;
     manifest.healed_at = Some(healed_at);
-    manifest.termination_bound_ns = Some((plan.recover + QUIESCE_LIMIT).as_nanos() as u64);
+    manifest.termination_bound_ns = Some(plan.settle.as_nanos() as u64);
     store.write_manifest(manifest)?;
 
     progress.phase("healed; clients keep going (recovery window)");

@@ -60,7 +60,9 @@ fn pbft_run(backend: &str, store: &Path, seed: u64) -> Value {
             "--time",
             "15s",
             "--recover",
-            "3s",
+            "8s",
+            "--settle",
+            "4s",
             "--nemesis-interval",
             "2s",
         ])

@@ -29,7 +29,8 @@ pub struct Manifest {
     pub ended_at: Option<String>,
     /// Run-relative nanoseconds at which every fault was healed.
     pub healed_at: Option<u64>,
-    /// How long after the heal correct nodes have to complete ops and agree on a height.
+    /// How long after the heal correct nodes get to recover: ops invoked later than
+    /// `healed_at + termination_bound_ns` must all complete.
     pub termination_bound_ns: Option<u64>,
 }
 

@@ -47,12 +47,6 @@ impl NodeApi {
         Self { http }
     }
 
-    /// Whether the node answers `/health` with 200.
-    pub async fn healthy(&self, api: SocketAddr) -> bool {
-        let url = format!("http://{api}/health");
-        matches!(self.http.get(url).timeout(Duration::from_millis(500)).send().await, Ok(r) if r.status().is_success())
-    }
-
     /// Submits one op. Errors are classified the Jepsen way: a refused connection means the
     /// request never arrived (fail); a timeout or a cut connection may have taken effect (info).
     pub async fn submit(

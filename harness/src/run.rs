@@ -398,7 +398,7 @@ async fn drive(
         .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
         .collect();
     let api = NodeApi::new();
-    wait_healthy(&api, &apis).await?;
+    traitor_cluster::wait_ready(&apis, STARTUP_LIMIT).await.map_err(harness("starting the nodes"))?;
 
     progress.phase("running");
     let history = store.jsonl("history.jsonl")?;
@@ -484,29 +484,6 @@ async fn drive(
         ));
     }
     Ok(())
-}
-
-/// Waits until every node answers `/health`, or fails naming the ones that do not.
-async fn wait_healthy(api: &NodeApi, apis: &[SocketAddr]) -> Result<(), Failure> {
-    let deadline = Instant::now() + STARTUP_LIMIT;
-    loop {
-        let mut silent = Vec::new();
-        for (node, addr) in apis.iter().enumerate() {
-            if !api.healthy(*addr).await {
-                silent.push(node);
-            }
-        }
-        if silent.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Failure::harness(format!(
-                "node(s) {silent:?} did not answer /health within {} s; their logs are in the run folder's logs/",
-                STARTUP_LIMIT.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Reads every node's new committed entries every few seconds until stopped.

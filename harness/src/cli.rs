@@ -71,6 +71,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "partition,crash-primary", value_name = "LIST")]
     pub nemesis: String,
 
+    /// Faults at fixed times instead: a TOML file with one [[fault]] table per fault, each
+    /// with at = "5s" (from the start), kind = "crash-primary" and duration = "4s".
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["nemesis", "nemesis_interval", "nemesis_duration"])]
+    pub nemesis_file: Option<PathBuf>,
+
     /// Quiet time before each fault.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub nemesis_interval: Duration,

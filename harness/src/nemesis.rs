@@ -84,14 +84,91 @@ impl FaultKind {
     }
 }
 
-/// When faults happen.
-#[derive(Clone, Debug)]
-pub struct Schedule {
-    pub faults: Vec<FaultKind>,
-    /// Quiet time before each fault.
-    pub interval: Duration,
-    /// How long each fault lasts.
+/// When faults happen: one at a time, either chosen at random or at fixed times.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Schedule {
+    /// A fault drawn (seeded) from `faults` after each quiet `interval`, for `duration`.
+    Random {
+        faults: Vec<FaultKind>,
+        interval: Duration,
+        duration: Duration,
+    },
+    /// Faults at fixed times from the run's start (`--nemesis-file`).
+    Timeline(Vec<Step>),
+}
+
+/// One fault of a timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// From the run's start.
+    pub at: Duration,
+    pub kind: FaultKind,
     pub duration: Duration,
+}
+
+impl Schedule {
+    /// The schedule as the manifest records it.
+    pub fn describe(&self) -> Vec<serde_json::Value> {
+        match self {
+            Schedule::Random { faults, interval, duration } => faults
+                .iter()
+                .map(|k| json!({"fault": k.name(), "interval_ms": interval.as_millis() as u64, "duration_ms": duration.as_millis() as u64}))
+                .collect(),
+            Schedule::Timeline(steps) => steps
+                .iter()
+                .map(|s| json!({"fault": s.kind.name(), "at_ms": s.at.as_millis() as u64, "duration_ms": s.duration.as_millis() as u64}))
+                .collect(),
+        }
+    }
+
+    /// Reads a timeline file: TOML with one `[[fault]]` table per fault, each with `at`,
+    /// `kind` and `duration`; faults in time order, each starting after the previous ends.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            fault: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            at: String,
+            kind: String,
+            duration: String,
+        }
+        let name = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let file: File = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let mut steps: Vec<Step> = Vec::new();
+        for (i, entry) in file.fault.iter().enumerate() {
+            let field = |what: &str, value: &str| {
+                humantime::parse_duration(value)
+                    .map_err(|e| format!("{name}: fault {}: {what} = {value:?}: {e} (write it like \"5s\" or \"1500ms\")", i + 1))
+            };
+            let step = Step {
+                at: field("at", &entry.at)?,
+                kind: entry
+                    .kind
+                    .parse()
+                    .map_err(|e| format!("{name}: fault {}: {e}", i + 1))?,
+                duration: field("duration", &entry.duration)?,
+            };
+            if let Some(previous) = steps.last() {
+                let free_at = previous.at + previous.duration;
+                if step.at < free_at {
+                    return Err(format!(
+                        "{name}: fault {} starts at {} but fault {} lasts until {}; faults run one at a time",
+                        i + 1,
+                        humantime::format_duration(step.at),
+                        i,
+                        humantime::format_duration(free_at)
+                    ));
+                }
+            }
+            steps.push(step);
+        }
+        Ok(Schedule::Timeline(steps))
+    }
 }
 
 /// What the nemesis acts on.
@@ -165,21 +242,55 @@ impl Nemesis {
         schedule: Schedule,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), Failure> {
-        if schedule.faults.is_empty() {
-            return Ok(());
-        }
-        loop {
-            if wait_or_stop(schedule.interval, &mut stop).await {
-                return Ok(());
+        match schedule {
+            Schedule::Random {
+                faults,
+                interval,
+                duration,
+            } => {
+                if faults.is_empty() {
+                    return Ok(());
+                }
+                loop {
+                    let kind = faults[self.rng.random_range(0..faults.len())];
+                    if self
+                        .fault_after(interval, kind, duration, &mut stop)
+                        .await?
+                    {
+                        return Ok(());
+                    }
+                }
             }
-            let kind = schedule.faults[self.rng.random_range(0..schedule.faults.len())];
-            let undo = self.inject(kind).await?;
-            let stopped = wait_or_stop(schedule.duration, &mut stop).await;
-            self.heal(undo).await?;
-            if stopped {
-                return Ok(());
+            Schedule::Timeline(steps) => {
+                for step in steps {
+                    let wait = (self.run_start + step.at).saturating_duration_since(Instant::now());
+                    if self
+                        .fault_after(wait, step.kind, step.duration, &mut stop)
+                        .await?
+                    {
+                        return Ok(());
+                    }
+                }
+                Ok(())
             }
         }
+    }
+
+    /// Waits `wait`, injects `kind` for `duration`, heals it. Says whether `stop` came.
+    async fn fault_after(
+        &mut self,
+        wait: Duration,
+        kind: FaultKind,
+        duration: Duration,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<bool, Failure> {
+        if wait_or_stop(wait, stop).await {
+            return Ok(true);
+        }
+        let undo = self.inject(kind).await?;
+        let stopped = wait_or_stop(duration, stop).await;
+        self.heal(undo).await?;
+        Ok(stopped)
     }
 
     async fn inject(&mut self, kind: FaultKind) -> Result<Undo, Failure> {
@@ -421,6 +532,34 @@ mod tests {
         for (name, kind) in NAMES {
             assert_eq!(kind.name(), name);
         }
+    }
+
+    #[test]
+    fn timeline_files_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faults.toml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("[[fault]]\nat = \"2s\"\nkind = \"crash-primary\"\nduration = \"3s\"\n\n[[fault]]\nat = \"6s\"\nkind = \"partition-halves\"\nduration = \"1s\"\n");
+        let Schedule::Timeline(steps) = Schedule::from_file(&path).unwrap() else {
+            panic!("a timeline")
+        };
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            (steps[1].at, steps[1].kind),
+            (Duration::from_secs(6), FaultKind::Halves)
+        );
+        write("[[fault]]\nat = \"2s\"\nkind = \"crash\"\nduration = \"5s\"\n\n[[fault]]\nat = \"6s\"\nkind = \"pause\"\nduration = \"1s\"\n");
+        assert!(Schedule::from_file(&path)
+            .unwrap_err()
+            .contains("fault 2 starts at 6s but fault 1 lasts until 7s"));
+        write("[[fault]]\nat = \"soon\"\nkind = \"crash\"\nduration = \"5s\"\n");
+        assert!(Schedule::from_file(&path)
+            .unwrap_err()
+            .contains("fault 1: at = \"soon\""));
+        write("[[fault]]\nat = \"1s\"\nkind = \"meteor\"\nduration = \"5s\"\n");
+        assert!(Schedule::from_file(&path)
+            .unwrap_err()
+            .contains("unknown nemesis \"meteor\""));
     }
 
     #[test]

@@ -148,10 +148,14 @@ impl Plan {
                 node: args.node.or((model == "generals").then_some(0)),
                 seed,
             },
-            schedule: Schedule {
-                faults,
-                interval: args.nemesis_interval,
-                duration: args.nemesis_duration,
+            schedule: match &args.nemesis_file {
+                Some(path) => Schedule::from_file(path)
+                    .map_err(|e| Failure::usage(format!("--nemesis-file {e}")))?,
+                None => Schedule::Random {
+                    faults,
+                    interval: args.nemesis_interval,
+                    duration: args.nemesis_duration,
+                },
             },
             target,
             variant,
@@ -175,12 +179,7 @@ impl Plan {
             model: Some(self.model.clone()),
             n: self.n,
             f: self.f,
-            nemesis: self
-                .schedule
-                .faults
-                .iter()
-                .map(|k| json!(k.name()))
-                .collect(),
+            nemesis: self.schedule.describe(),
             versions: json!({"traitor": env!("CARGO_PKG_VERSION")}),
             started_at: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
             ..Default::default()
@@ -398,7 +397,9 @@ async fn drive(
         .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
         .collect();
     let api = NodeApi::new();
-    traitor_cluster::wait_ready(&apis, STARTUP_LIMIT).await.map_err(harness("starting the nodes"))?;
+    traitor_cluster::wait_ready(&apis, STARTUP_LIMIT)
+        .await
+        .map_err(harness("starting the nodes"))?;
 
     progress.phase("running");
     let history = store.jsonl("history.jsonl")?;

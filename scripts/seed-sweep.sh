@@ -12,13 +12,17 @@ cargo build -q --release -p traitor-harness --bin traitor
 found=0
 for seed in $(seq 1 "$n"); do
     line=$(./target/release/traitor run "$@" --seed "$seed" --json 2>/dev/null | tail -1 || true)
-    summary=$(python3 -c 'import json,sys
+    summary=$(python3 - "$line" <<'PY'
+import json, sys
 try:
-    v=json.loads(sys.argv[1])
-except Exception:
-    print("harness-error"); sys.exit()
-checks=" ".join(f"{c[\"checker\"]}={c[\"valid\"]}" for c in v["checks"])
-print(f"valid={v[\"valid\"]} {checks} {v[\"run_dir\"]}")' "$line")
+    v = json.loads(sys.argv[1])
+except ValueError:
+    print("harness-error")
+    sys.exit()
+checks = " ".join("%s=%s" % (c["checker"], c["valid"]) for c in v["checks"])
+print("valid=%s %s %s" % (v["valid"], checks, v["run_dir"]))
+PY
+)
     echo "seed $seed: $summary"
     case "$summary" in valid=False*) found=$((found + 1));; esac
 done

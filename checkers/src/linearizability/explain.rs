@@ -76,6 +76,7 @@ pub fn explain(model: Model, key: &str, ops: &[Op], budget: &Budget) -> Value {
         ),
         "longest_linearizable_prefix": {"ops": order.len(), "tail": tail, "state": state.to_json()},
         "window": window.iter().take(SHOWN).map(|op| op.describe()).collect::<Vec<_>>(),
+        "window_indices": window.iter().map(|op| op.index).collect::<Vec<_>>(),
         "window_size": window.len(),
     })
 }

@@ -1,7 +1,8 @@
 //! Ed25519 keys of the generals: the hop signature of every frame and the SM(m) chains.
 //!
-//! Canonical bytes are the serde_json serialisation of fixed structs (field order is the
-//! declaration order), so a receiver re-serialises what it parsed and gets the same bytes.
+//! Hop signatures cover the wire's canonical JSON (sorted keys, no whitespace), as every
+//! traitor `len32-json` target does. SM chain links cover the serde_json serialisation of
+//! fixed structs (declaration order): only generals ever produce or check those.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::Serialize;
@@ -44,6 +45,17 @@ struct UnsignedFrame<'a> {
     from: GeneralId,
     #[serde(flatten)]
     body: &'a Body,
+}
+
+/// The bytes the hop signature covers: the wire's canonical JSON of the frame without
+/// `sig` (keys sorted at every depth, no whitespace), the convention every traitor
+/// `len32-json` target shares, so that an adversary holding a Byzantine general's key can
+/// sign frames the way the general would.
+fn hop_bytes(from: GeneralId, body: &Body) -> Vec<u8> {
+    let value =
+        serde_json::to_value(UnsignedFrame { from, body }).expect("a frame always serialises");
+    // serde_json's map is ordered by key (no preserve_order feature), so this is canonical.
+    serde_json::to_vec(&value).expect("a JSON value always serialises")
 }
 
 /// The bytes a chain link covers: the order and every earlier link.
@@ -106,11 +118,7 @@ impl Keyring {
 
     /// Signs `body` as this general's frame.
     pub fn seal(&self, body: Body) -> Frame {
-        let bytes = serde_json::to_vec(&UnsignedFrame {
-            from: self.id,
-            body: &body,
-        })
-        .expect("a frame always serialises");
+        let bytes = hop_bytes(self.id, &body);
         Frame {
             from: self.id,
             sig: hex::encode(self.secret.sign(&bytes).to_bytes()),
@@ -120,11 +128,7 @@ impl Keyring {
 
     /// Whether `frame.sig` is `frame.from`'s signature over the frame.
     pub fn frame_is_authentic(&self, frame: &Frame) -> bool {
-        let bytes = serde_json::to_vec(&UnsignedFrame {
-            from: frame.from,
-            body: &frame.body,
-        })
-        .expect("a frame always serialises");
+        let bytes = hop_bytes(frame.from, &frame.body);
         self.verify(frame.from, &bytes, &frame.sig)
     }
 

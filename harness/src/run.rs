@@ -361,6 +361,7 @@ async fn drive(
         run_start,
         trace_path: Some(store.dir.join("trace.jsonl")),
         trace_limit: TRACE_LIMIT,
+        interceptor: None,
     })
     .await
     .map_err(|e| {

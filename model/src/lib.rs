@@ -11,6 +11,7 @@ pub mod history;
 pub mod read;
 pub mod run;
 pub mod target;
+pub mod wire;
 
 pub use history::{Event, EventKind, NodeId};
 pub use read::{parse_history, HistoryFormat, ParseError, ParsedHistory};

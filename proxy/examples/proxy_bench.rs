@@ -229,6 +229,7 @@ async fn start_proxy(
         run_start: Instant::now(),
         trace_path: trace,
         trace_limit: usize::MAX,
+        interceptor: None,
     })
     .await
     .expect("starting the proxy")

@@ -98,6 +98,8 @@ pub struct ProxyConfig {
     pub trace_path: Option<PathBuf>,
     /// At most this many trace records, then one `{"truncated":true,...}` line.
     pub trace_limit: usize,
+    /// The run's message-level adversaries, if any.
+    pub interceptor: Option<std::sync::Arc<dyn crate::Interceptor>>,
 }
 
 impl ProxyConfig {
@@ -163,6 +165,7 @@ mod tests {
             seed: 0,
             run_start: Instant::now(),
             trace_path: None,
+            interceptor: None,
             trace_limit: 0,
         }
     }

@@ -22,6 +22,9 @@ pub(crate) struct Shared {
     pub sources: HashMap<IpAddr, NodeId>,
     pub upstreams: HashMap<NodeId, SocketAddr>,
     pub trace: Arc<Trace>,
+    pub interceptor: Option<Arc<dyn crate::Interceptor>>,
+    /// Envelope times are nanoseconds since this instant.
+    pub run_start: std::time::Instant,
     /// Unknown source addresses already warned about (warned once each).
     pub warned: Mutex<HashSet<IpAddr>>,
 }
@@ -164,18 +167,8 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
     let seed = |a, b| connection_seed(shared.seed, a, b, index);
-    let requests = Pipe::new(
-        forward,
-        shared.framing,
-        seed(from, to),
-        Arc::clone(&shared.trace),
-    );
-    let replies = Pipe::new(
-        back,
-        shared.framing,
-        seed(to, from),
-        Arc::clone(&shared.trace),
-    );
+    let requests = Pipe::new(forward, &shared, seed(from, to));
+    let replies = Pipe::new(back, &shared, seed(to, from));
     let requests = requests.run(in_read, out_write);
     let replies = replies.run(out_read, in_write);
     tokio::pin!(requests, replies);

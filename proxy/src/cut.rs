@@ -75,6 +75,30 @@ impl Cutter {
     }
 }
 
+/// A message without its framing: the body after the length prefix, or the line without
+/// its newline; a `stream` chunk is all payload.
+pub(crate) fn payload(framing: Framing, frame: &[u8]) -> &[u8] {
+    match framing {
+        Framing::Len32Json | Framing::Len32 => frame.get(4..).unwrap_or_default(),
+        Framing::Lines => frame.strip_suffix(b"\n").unwrap_or(frame),
+        Framing::Stream => frame,
+    }
+}
+
+/// A payload framed for the wire, the inverse of [`payload`].
+pub(crate) fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
+    match framing {
+        Framing::Len32Json | Framing::Len32 => {
+            let mut out = Vec::with_capacity(payload.len() + 4);
+            out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            out.extend_from_slice(payload);
+            out
+        }
+        Framing::Lines => [payload, b"\n"].concat(),
+        Framing::Stream => payload.to_vec(),
+    }
+}
+
 /// The message kind for the trace: the top-level `type` field of a `len32-json` body, when
 /// it is a string; `None` for every other framing or for a body that is not such JSON.
 pub(crate) fn kind(framing: Framing, frame: &[u8]) -> Option<String> {
@@ -96,6 +120,22 @@ pub(crate) fn kind(framing: Framing, frame: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framing_round_trips() {
+        for framing in [
+            Framing::Len32Json,
+            Framing::Len32,
+            Framing::Lines,
+            Framing::Stream,
+        ] {
+            assert_eq!(
+                payload(framing, &super::frame(framing, b"{\"a\":1}")),
+                b"{\"a\":1}"
+            );
+        }
+        assert_eq!(super::frame(Framing::Len32, b"ab"), b"\0\0\0\x02ab");
+    }
 
     fn frame(body: &[u8]) -> Vec<u8> {
         let mut f = (body.len() as u32).to_be_bytes().to_vec();

@@ -7,17 +7,21 @@
 //! that hold bytes until heal, delays with jitter, and per-message drop, duplicate and
 //! reorder on framed links, all drawn from a seeded random generator so a run repeats.
 //! Traffic is counted per link ([`LinkStats`]) and journalled, bounded, to `trace.jsonl`.
+//! An [`Interceptor`] (the run's adversaries) sees every framed message and may drop,
+//! delay, duplicate or replace it, or add messages on the sender's other links.
 
 mod config;
 mod connection;
 mod cut;
 mod decide;
+mod intercept;
 mod links;
 mod pipe;
 mod proxy;
 mod trace;
 
 pub use config::{Framing, ProxyConfig, ProxyNode};
+pub use intercept::Interceptor;
 pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
 pub use proxy::Proxy;
 pub use traitor_model::NodeId;

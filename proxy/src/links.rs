@@ -92,6 +92,8 @@ pub(crate) struct Link {
     rule: watch::Sender<LinkRule>,
     pub counters: Counters,
     connections: AtomicU64,
+    /// Where messages an adversary adds on this link go: the newest connection's pipe.
+    injector: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>,
 }
 
 impl Link {
@@ -102,7 +104,19 @@ impl Link {
             rule: watch::Sender::new(LinkRule::default()),
             counters: Counters::default(),
             connections: AtomicU64::new(0),
+            injector: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Makes a pipe the one that carries injected messages on this link.
+    pub fn set_injector(&self, sender: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
+        *self.injector.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+    }
+
+    /// Sends framed bytes on the link's newest connection; false when none is open.
+    pub fn inject(&self, frame: Vec<u8>) -> bool {
+        let injector = self.injector.lock().unwrap_or_else(|p| p.into_inner());
+        injector.as_ref().is_some_and(|tx| tx.send(frame).is_ok())
     }
 
     /// A receiver that sees the current rule and every later change.

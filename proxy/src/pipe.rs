@@ -19,11 +19,14 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use crate::connection::Shared;
 use crate::cut::{self, Cut, Cutter, MAX_FRAME};
 use crate::decide::{decide, Message, Verdict};
-use crate::links::{Counters, Link, LinkRule};
+use crate::links::{Counters, Link, LinkRule, LinkTable};
 use crate::trace::{Action, Trace};
-use crate::Framing;
+use crate::{Framing, Interceptor};
+use tokio::sync::mpsc;
+use traitor_model::wire::{Envelope, Fate};
 
 /// Read buffer size: large reads keep bulk throughput high.
 const BUF: usize = 128 << 10;
@@ -78,20 +81,32 @@ pub(crate) struct Pipe {
     outbox_bytes: usize,
     last_due: Instant,
     held_back: Option<HeldBack>,
+    interceptor: Option<Arc<dyn Interceptor>>,
+    /// Every link of the run, for messages the interceptor adds on other links.
+    table: Arc<LinkTable>,
+    run_start: std::time::Instant,
+    /// Messages added on this link by the interceptor (while this is its newest pipe).
+    injected: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
 impl Pipe {
-    pub fn new(link: Arc<Link>, framing: Framing, seed: u64, trace: Arc<Trace>) -> Pipe {
+    pub fn new(link: Arc<Link>, shared: &Shared, seed: u64) -> Pipe {
         let mut rules = link.subscribe();
         let rule = rules.borrow_and_update().clone();
+        let (inject, injected) = mpsc::unbounded_channel();
+        link.set_injector(inject);
         Pipe {
             link,
             rules,
             rule,
-            framing,
-            cutter: Cutter::new(framing),
+            framing: shared.framing,
+            cutter: Cutter::new(shared.framing),
             rng: StdRng::seed_from_u64(seed),
-            trace,
+            trace: Arc::clone(&shared.trace),
+            interceptor: shared.interceptor.clone(),
+            table: Arc::clone(&shared.table),
+            run_start: shared.run_start,
+            injected,
             buf: vec![0; BUF],
             start: 0,
             end: 0,
@@ -141,6 +156,10 @@ impl Pipe {
                 }
                 _ = sleep_until(release_at.unwrap_or(never)), if release_at.is_some() => {
                     self.release_held_back();
+                }
+                Some(frame) = self.injected.recv() => {
+                    self.trace_message(&frame, frame.len(), Action::Inject);
+                    self.enqueue(frame, Instant::now());
                 }
                 read = src.read(&mut self.buf[self.end..]), if can_read => {
                     match read? {
@@ -237,24 +256,25 @@ impl Pipe {
                     tally.messages += 1;
                     self.passing = total.map_or(Passing::ToNewline, Passing::Bytes);
                     let size = total.unwrap_or(self.end - self.start);
-                    self.trace_message(
-                        self.start..self.start + 4.min(self.end - self.start),
-                        size,
-                        Action::Deliver,
-                    );
+                    let head = self.start..self.start + 4.min(self.end - self.start);
+                    self.trace_message(&self.buf[head], size, Action::Deliver);
                 }
                 Cut::Whole(n) => {
                     self.want = None;
                     tally.messages += 1;
                     tally.bytes += n as u64;
-                    let verdict = self.verdict(n);
-                    if verdict == Verdict::default() && self.direct() {
-                        self.trace_message(self.start..self.start + n, n, Action::Deliver);
+                    let (verdict, replacement) = self.verdict(n);
+                    if replacement.is_none() && verdict == Verdict::default() && self.direct() {
+                        self.trace_message(
+                            &self.buf[self.start..self.start + n],
+                            n,
+                            Action::Deliver,
+                        );
                         self.start += n;
                         continue;
                     }
                     write_run(dst, &self.buf[run_from..self.start]).await?;
-                    self.divert(n, verdict);
+                    self.divert(n, verdict, replacement);
                     run_from = self.start;
                 }
             }
@@ -266,23 +286,66 @@ impl Pipe {
         Ok(())
     }
 
-    fn verdict(&mut self, n: usize) -> Verdict {
-        if !self.rule.needs_decisions() {
-            return Verdict::default();
+    /// Decides the `n`-byte message at the buffer's front: first what the interceptor (the
+    /// sender's adversaries) does with it, then what the network does to what is sent.
+    /// Returns the verdict and, when an adversary replaced the message, the new frame.
+    fn verdict(&mut self, n: usize) -> (Verdict, Option<Vec<u8>>) {
+        let mut verdict = Verdict::default();
+        let mut replacement = None;
+        if let (Some(interceptor), true) = (&self.interceptor, self.framing.is_framed()) {
+            let frame = &self.buf[self.start..self.start + n];
+            let envelope = Envelope {
+                from: self.link.from,
+                to: self.link.to,
+                time: self.run_start.elapsed().as_nanos() as u64,
+                payload: cut::payload(self.framing, frame).to_vec(),
+            };
+            let actions = interceptor.intercept(&envelope);
+            for added in actions.inject {
+                let link = self.table.get(self.link.from, added.to);
+                if !link.is_some_and(|l| l.inject(cut::frame(self.framing, &added.payload))) {
+                    tracing::debug!(
+                        "proxy: no open link {}->{} for an injected message",
+                        self.link.from,
+                        added.to
+                    );
+                }
+            }
+            match actions.fate.unwrap_or_default() {
+                Fate::Deliver => {}
+                Fate::Drop => {
+                    verdict.drop = true;
+                    return (verdict, None);
+                }
+                Fate::Delay { by } => verdict.delay = by,
+                Fate::Duplicate => verdict.duplicate = true,
+                Fate::Replace { payload } => replacement = Some(cut::frame(self.framing, &payload)),
+            }
         }
-        let message = Message {
-            from: self.link.from,
-            to: self.link.to,
-            bytes: &self.buf[self.start..self.start + n],
-            framed: self.framing.is_framed(),
-        };
-        decide(&self.rule, &mut self.rng, &message)
+        if self.rule.needs_decisions() {
+            let message = Message {
+                from: self.link.from,
+                to: self.link.to,
+                bytes: replacement
+                    .as_deref()
+                    .unwrap_or(&self.buf[self.start..self.start + n]),
+                framed: self.framing.is_framed(),
+            };
+            let network = decide(&self.rule, &mut self.rng, &message);
+            verdict = Verdict {
+                drop: network.drop,
+                duplicate: verdict.duplicate || network.duplicate,
+                reorder: network.reorder,
+                delay: verdict.delay + network.delay,
+            };
+        }
+        (verdict, replacement)
     }
 
     /// Applies a verdict to the `n`-byte message at the buffer's front that cannot go out
     /// directly: dropped, or copied into the outbox (delayed, duplicated, held by a
     /// partition, held back for reordering).
-    fn divert(&mut self, n: usize, verdict: Verdict) {
+    fn divert(&mut self, n: usize, verdict: Verdict, replacement: Option<Vec<u8>>) {
         let frame = self.start..self.start + n;
         self.start += n;
         let counters = &self.link.counters;
@@ -290,6 +353,8 @@ impl Pipe {
             Action::Drop
         } else if self.rule.partitioned {
             Action::Hold
+        } else if replacement.is_some() {
+            Action::Replace
         } else if verdict.reorder && self.held_back.is_none() {
             Action::Reorder
         } else if verdict.duplicate {
@@ -299,7 +364,8 @@ impl Pipe {
         } else {
             Action::Deliver
         };
-        self.trace_message(frame.clone(), n, action);
+        let bytes = replacement.unwrap_or_else(|| self.buf[frame].to_vec());
+        self.trace_message(&bytes, bytes.len(), action);
         if verdict.drop {
             Counters::add(&counters.dropped, 1);
             return;
@@ -310,7 +376,6 @@ impl Pipe {
         if !verdict.delay.is_zero() {
             Counters::add(&counters.delayed, 1);
         }
-        let bytes = self.buf[frame].to_vec();
         let due = Instant::now() + verdict.delay;
         if verdict.duplicate {
             Counters::add(&counters.duplicated, 1);
@@ -327,9 +392,9 @@ impl Pipe {
         self.release_held_back();
     }
 
-    fn trace_message(&self, frame: std::ops::Range<usize>, size: usize, action: Action) {
+    fn trace_message(&self, frame: &[u8], size: usize, action: Action) {
         if self.trace.wants() {
-            let kind = cut::kind(self.framing, &self.buf[frame]);
+            let kind = cut::kind(self.framing, frame);
             self.trace
                 .record(self.link.from, self.link.to, size, kind, action);
         }

@@ -48,6 +48,8 @@ impl Proxy {
                 .collect(),
             upstreams: config.nodes.iter().map(|n| (n.id, n.upstream)).collect(),
             trace: Arc::clone(&trace),
+            interceptor: config.interceptor.clone(),
+            run_start: config.run_start,
             warned: Mutex::new(HashSet::new()),
         });
         let mut listeners = Vec::with_capacity(config.nodes.len());

@@ -27,6 +27,10 @@ pub(crate) enum Action {
     Duplicate,
     Reorder,
     Hold,
+    /// An adversary replaced the message.
+    Replace,
+    /// An adversary added the message.
+    Inject,
 }
 
 #[derive(serde::Serialize)]

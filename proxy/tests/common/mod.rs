@@ -31,6 +31,7 @@ pub struct Options {
     pub seed: u64,
     pub trace_path: Option<PathBuf>,
     pub trace_limit: usize,
+    pub interceptor: Option<std::sync::Arc<dyn traitor_proxy::Interceptor>>,
 }
 
 impl Options {
@@ -40,6 +41,7 @@ impl Options {
             seed: 7,
             trace_path: None,
             trace_limit: 0,
+            interceptor: None,
         }
     }
 }
@@ -65,6 +67,7 @@ impl Cluster {
             run_start: Instant::now(),
             trace_path: options.trace_path,
             trace_limit: options.trace_limit,
+            interceptor: options.interceptor,
         })
         .await
         .unwrap();

@@ -167,8 +167,8 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     let (in_read, in_write) = inbound.into_split();
     let (out_read, out_write) = outbound.into_split();
     let seed = |a, b| connection_seed(shared.seed, a, b, index);
-    let requests = Pipe::new(forward, &shared, seed(from, to));
-    let replies = Pipe::new(back, &shared, seed(to, from));
+    let requests = Pipe::new(forward, shared, seed(from, to));
+    let replies = Pipe::new(back, shared, seed(to, from));
     let requests = requests.run(in_read, out_write);
     let replies = replies.run(out_read, in_write);
     tokio::pin!(requests, replies);

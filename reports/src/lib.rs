@@ -1,4 +1,8 @@
-//! How traitor shows what it found: terminal tables and JSON lines now; HTML and JUnit
-//! reports join them here. Everything takes recorded results, never live state.
+//! How traitor shows what it found: terminal tables and JSON lines for `traitor check`,
+//! and the self-contained HTML report of a run folder. Everything takes recorded results,
+//! never live state.
 
 pub mod check;
+pub mod html;
+
+pub use html::{render_run_report, write_run_report, ReportError};

@@ -1,0 +1,159 @@
+//! The self-contained HTML report of one run folder: header and verdicts, a Jepsen-style
+//! timeline with faults shaded and violations highlighted, latency and throughput, heat
+//! maps, the injected faults, and the node logs.
+//!
+//! One file with inline CSS, JS and SVG and no external URL, so it opens from `file://`,
+//! from a CI artifact or a mail attachment alike. Everything recorded is untrusted and is
+//! escaped on the way in ([`escape`]); the page's own scripts carry a per-render nonce and
+//! a Content-Security-Policy forbids every other script and every network fetch, as a
+//! second line of defence.
+
+mod detectors;
+mod escape;
+mod faults;
+mod format;
+mod header;
+mod heatmap;
+mod load;
+mod logs;
+mod ops;
+mod plots;
+mod records;
+mod svg;
+mod timeline;
+mod violation;
+
+pub use timeline::AGGREGATE_ABOVE;
+
+use serde_json::json;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+/// Why no report could be made: the path and what would be right.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: not a run folder (it has neither manifest.json nor history.jsonl); pass the folder `traitor run` wrote")]
+    NotARun { path: PathBuf },
+    #[error("reading {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing the report {path}: {source} (the run folder must be writable)")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+const CSS: &str = include_str!("assets/report.css");
+const JS: &str = include_str!("assets/report.js");
+/// Installed before the main script so that any error it throws is shown on the page (and
+/// found by the browser test) instead of failing silently.
+const ERROR_HOOK: &str = include_str!("assets/errors.js");
+
+/// Renders the report of the run folder `dir` as one HTML document. Missing or damaged
+/// files are named on the page; only a folder that is not a run at all is an error.
+pub fn render_run_report(dir: &Path) -> Result<String, ReportError> {
+    let run = load::RunData::load(dir)?;
+    Ok(render(&run, &nonce()))
+}
+
+/// Renders the report of `dir` and writes it to `dir/report.html`, returning that path.
+pub fn write_run_report(dir: &Path) -> Result<PathBuf, ReportError> {
+    let html = render_run_report(dir)?;
+    let path = dir.join("report.html");
+    std::fs::write(&path, html).map_err(|source| ReportError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// A fresh unpredictable token for the page's script nonce: the target writes its logs
+/// before the report exists, so it cannot guess the token an injected script would need.
+fn nonce() -> String {
+    let state = std::collections::hash_map::RandomState::new();
+    (0..2)
+        .map(|i| {
+            let mut h = state.build_hasher();
+            h.write_u8(i);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+/// The last instant anything was recorded, the end of every time axis.
+fn run_end(run: &load::RunData, ops: &[ops::Op]) -> u64 {
+    let history = ops.iter().map(|op| op.end.unwrap_or(op.start));
+    let faults = run.faults.iter().flatten().map(|f| f.time);
+    let trace = run.trace.iter().flatten().map(|t| t.time);
+    let metrics = run.metrics.iter().flatten().filter_map(|m| m.time);
+    let healed = run.manifest.iter().filter_map(|m| m.healed_at);
+    history
+        .chain(faults)
+        .chain(trace)
+        .chain(metrics)
+        .chain(healed)
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
+fn render(run: &load::RunData, nonce: &str) -> String {
+    let empty = Vec::new();
+    let paired = ops::pair(run.events.as_deref().unwrap_or(&empty));
+    let intervals = faults::intervals(run.faults.as_deref().unwrap_or(&[]));
+    let axis = svg::Axis::run(run_end(run, &paired.ops));
+    let violations = violation::violations(run.verdict.as_ref());
+    let highlight = violation::highlight(&violations);
+    let title = run
+        .manifest
+        .as_ref()
+        .map(|m| m.run_id.clone())
+        .unwrap_or_else(|| run.dir.display().to_string());
+
+    let history_sections = match &run.events {
+        Some(_) => format!(
+            "{}{}{}",
+            violation::section(&violations, &paired.ops, &intervals),
+            timeline::section(&paired.ops, paired.skipped, &axis, &intervals, &highlight),
+            plots::section(&paired.ops, &axis, &intervals)
+        ),
+        None => "<section id=\"timeline\"><h2>Timeline</h2><p class=\"missing\">history.jsonl is missing: no timeline, latency or throughput.</p></section>".into(),
+    };
+    let data = json!({
+        "ops": paired.ops.iter().map(ops::Op::to_json).collect::<Vec<_>>(),
+        "blocked": violations.first().and_then(|v| v.op_index),
+    });
+    let detectors = detectors::section(run.detectors.as_ref(), &intervals);
+    let nav = [
+        ("header", "Run", true),
+        ("violations", "Violation", !violations.is_empty()),
+        ("timeline", "Timeline", true),
+        ("plots", "Latency", run.events.is_some()),
+        ("heatmaps", "Heat maps", true),
+        ("faults", "Faults", true),
+        ("detectors", "Detectors", !detectors.is_empty()),
+        ("logs", "Logs", true),
+    ]
+    .iter()
+    .filter(|(_, _, shown)| *shown)
+    .map(|(id, name, _)| format!("<a href=\"#{id}\">{name}</a>"))
+    .collect::<String>();
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; img-src data:\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>traitor: {}</title><style>{CSS}</style><script nonce=\"{nonce}\">{ERROR_HOOK}</script></head>\
+         <body><nav>{nav}</nav><ul id=\"js-errors\" hidden></ul><main>{}{history_sections}{}{}{detectors}{}</main>\
+         <script type=\"application/json\" id=\"report-data\">{}</script>\
+         <script nonce=\"{nonce}\">{JS}</script></body></html>\n",
+        escape::html(&title),
+        header::section(run),
+        heatmap::section(run.trace.as_deref(), run.metrics.as_deref(), &axis, &intervals),
+        faults::section(run.faults.as_deref(), &intervals),
+        logs::section(&run.logs),
+        escape::script_json(&data),
+    )
+}

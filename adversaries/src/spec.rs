@@ -1,0 +1,187 @@
+//! `--adversary NAME[:key=value,...]`: parsing an adversary from the command line.
+
+use crate::builtin::{Corrupt, EquivocateSign, Impersonate, Mutate, Omit, Replay};
+use crate::Adversary;
+use std::collections::BTreeMap;
+
+/// The built-in adversaries, their parameters and what they do (for help and errors).
+pub const CATALOGUE: [(&str, &str, &str); 6] = [
+    (
+        "corrupt",
+        "p=0.2 bits=false",
+        "garbage: one JSON field changed by type, or bit flips (bits=true), not re-signed",
+    ),
+    (
+        "mutate",
+        "p=0.3 rounds=3",
+        "ByzzFuzz small-scope: a round field moved by one or an earlier value replayed, re-signed",
+    ),
+    (
+        "replay",
+        "p=0.1",
+        "earlier messages re-sent later, possibly to other peers",
+    ),
+    (
+        "impersonate",
+        "p=0.2",
+        "messages claiming a correct sender, signed with the traitor's own key",
+    ),
+    (
+        "omit",
+        "peers=1 types=",
+        "selfish (BAR): never sends to some peers, or some message types (types=commit+prepare)",
+    ),
+    (
+        "equivocate-sign",
+        "",
+        "conflicting, validly signed values (digest, value, ...) to half of the peers",
+    ),
+];
+
+/// Parses one `--adversary` value. Errors name the adversary or parameter and what is right.
+pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
+    let (name, params) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut params = Params::parse(name, params)?;
+    let adversary: Box<dyn Adversary> = match name {
+        "corrupt" => Box::new(Corrupt {
+            probability: params.probability("p", 0.2)?,
+            bits: params.flag("bits")?,
+        }),
+        "mutate" => Box::new(Mutate::new(
+            params.probability("p", 0.3)?,
+            params.count("rounds", 3)?,
+        )),
+        "replay" => Box::new(Replay::new(params.probability("p", 0.1)?)),
+        "impersonate" => Box::new(Impersonate {
+            probability: params.probability("p", 0.2)?,
+        }),
+        "omit" => {
+            let types = params.take("types").map(|t| {
+                t.split('+')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            });
+            Box::new(Omit::new(
+                params.count("peers", 1)?,
+                types.unwrap_or_default(),
+            ))
+        }
+        "equivocate-sign" => Box::new(EquivocateSign::new()),
+        other => {
+            let names: Vec<&str> = CATALOGUE.iter().map(|(n, _, _)| *n).collect();
+            return Err(format!(
+                "unknown adversary {other:?}; built in: {}, or plugin:PATH",
+                names.join(", ")
+            ));
+        }
+    };
+    params.finish()?;
+    Ok(adversary)
+}
+
+struct Params {
+    adversary: String,
+    values: BTreeMap<String, String>,
+}
+
+impl Params {
+    fn parse(adversary: &str, text: &str) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        for pair in text.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                format!("adversary {adversary}: parameter {pair:?} must be key=value")
+            })?;
+            values.insert(key.to_string(), value.to_string());
+        }
+        Ok(Self {
+            adversary: adversary.to_string(),
+            values,
+        })
+    }
+
+    fn take(&mut self, key: &str) -> Option<String> {
+        self.values.remove(key)
+    }
+
+    fn probability(&mut self, key: &str, default: f64) -> Result<f64, String> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|p| (0.0..=1.0).contains(p))
+                .ok_or_else(|| {
+                    format!(
+                        "adversary {}: {key}={v:?} must be a probability between 0 and 1",
+                        self.adversary
+                    )
+                }),
+        }
+    }
+
+    fn count(&mut self, key: &str, default: usize) -> Result<usize, String> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                format!(
+                    "adversary {}: {key}={v:?} must be a whole number",
+                    self.adversary
+                )
+            }),
+        }
+    }
+
+    fn flag(&mut self, key: &str) -> Result<bool, String> {
+        match self.take(key).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(v) => Err(format!(
+                "adversary {}: {key}={v:?} must be true or false",
+                self.adversary
+            )),
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        match self.values.keys().next() {
+            None => Ok(()),
+            Some(extra) => {
+                let known = CATALOGUE
+                    .iter()
+                    .find(|(n, _, _)| *n == self.adversary)
+                    .map_or("", |(_, p, _)| *p);
+                Err(format!(
+                    "adversary {}: unknown parameter {extra:?} (it takes: {known})",
+                    self.adversary
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_and_parameters() {
+        assert_eq!(parse("corrupt:p=0.5,bits=true").unwrap().name(), "corrupt");
+        assert_eq!(
+            parse("omit:peers=2,types=commit+prepare").unwrap().name(),
+            "omit"
+        );
+        for (name, _, _) in CATALOGUE {
+            assert_eq!(parse(name).unwrap().name(), name);
+        }
+    }
+
+    #[test]
+    fn errors_say_what_is_right() {
+        let err = |s: &str| parse(s).err().unwrap();
+        assert!(err("lie").contains("built in: corrupt"));
+        assert!(err("corrupt:p=2").contains("between 0 and 1"));
+        assert!(err("corrupt:q=1").contains("unknown parameter \"q\""));
+        assert!(err("mutate:rounds").contains("key=value"));
+    }
+}

@@ -210,10 +210,11 @@ fn aggregation_kicks_in_beyond_the_threshold() {
     let (_big, big) = report(&spec(AGGREGATE_ABOVE + 500));
     let t = timeline(&big);
     assert!(big.contains("timeline aggregated"));
-    assert_eq!(
-        t.matches("data-op=").count(),
-        0,
-        "no element per op when binned"
+    // Only the unknown ops' tails (about 1% of ops) remain elements of their own.
+    let singles = t.matches("data-op=").count();
+    assert!(
+        singles < (AGGREGATE_ABOVE + 500) / 20,
+        "{singles} op elements when binned"
     );
     assert!(t.matches("data-bin=").count() > 0);
     assert!(!big[big.find("id=\"latency-svg\"").unwrap()..].contains("<circle"));

@@ -20,6 +20,7 @@ mod ops;
 mod plots;
 mod records;
 mod svg;
+mod tally;
 mod timeline;
 mod violation;
 

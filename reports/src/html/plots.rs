@@ -7,6 +7,7 @@ use super::faults::FaultInterval;
 use super::format::{duration, seconds};
 use super::ops::{Op, Outcome};
 use super::svg::{Axis, PLOT_WIDTH};
+use super::tally::{CellShape, Tally};
 use super::timeline::AGGREGATE_ABOVE;
 use std::fmt::Write;
 
@@ -110,7 +111,7 @@ fn latency(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
 
 /// Ops counted per (time, latency) cell, for runs too large for a point each.
 fn latency_cells(points: &[(usize, &Op, u64, u64)], axis: &Axis, scale: &LogScale) -> String {
-    let mut cells = vec![[0u32; 3]; X_CELLS * Y_CELLS];
+    let mut cells = vec![Tally::default(); X_CELLS * Y_CELLS];
     let span = (axis.end - axis.start) as f64;
     for (_, op, end, latency) in points {
         let x = (((end.saturating_sub(axis.start)) as f64 / span * X_CELLS as f64) as usize)
@@ -118,45 +119,34 @@ fn latency_cells(points: &[(usize, &Op, u64, u64)], axis: &Axis, scale: &LogScal
         let v = (*latency.max(&1) as f64).log10();
         let y = (((v - scale.low) / (scale.high - scale.low) * Y_CELLS as f64) as usize)
             .min(Y_CELLS - 1);
-        let slot = match op.outcome {
-            Outcome::Ok => 0,
-            Outcome::Fail => 1,
-            Outcome::Info => 2,
-        };
-        cells[y * X_CELLS + x][slot] += 1;
+        cells[y * X_CELLS + x].add(op.outcome);
     }
-    let busiest = cells
-        .iter()
-        .map(|c| c.iter().sum::<u32>())
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let busiest = cells.iter().map(Tally::total).max().unwrap_or(1).max(1);
     let (w, h) = (axis.width / X_CELLS as f64, HEIGHT / Y_CELLS as f64);
     let mut out = String::from("<g class=\"cells\">");
-    for (i, c) in cells.iter().enumerate() {
-        let total: u32 = c.iter().sum();
-        if total == 0 {
+    for (i, tally) in cells.iter().enumerate() {
+        if tally.total() == 0 {
             continue;
         }
         let (x, y) = (i % X_CELLS, i / X_CELLS);
-        let class = if c[1] > 0 {
-            "fail"
-        } else if c[2] > 0 {
-            "info"
-        } else {
-            "ok"
-        };
         let lat_low = 10f64.powf(scale.low + (scale.high - scale.low) * y as f64 / Y_CELLS as f64);
-        let _ = write!(
-            out,
-            "<rect class=\"pt {class}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.2}\" height=\"{h:.2}\" fill-opacity=\"{:.2}\"><title>{} ok, {} fail, {} info; latency ≥ {}</title></rect>",
-            axis.left + x as f64 * w,
-            TOP + HEIGHT - (y + 1) as f64 * h,
-            0.3 + 0.7 * (f64::from(total).ln_1p() / f64::from(busiest).ln_1p()),
-            c[0],
-            c[1],
-            c[2],
-            duration(lat_low as u64)
+        tally.draw(
+            &mut out,
+            &CellShape {
+                class: "pt",
+                x: axis.left + x as f64 * w,
+                y: TOP + HEIGHT - (y + 1) as f64 * h,
+                width: w,
+                height: h,
+                opacity: 0.3
+                    + 0.7 * (f64::from(tally.total()).ln_1p() / f64::from(busiest).ln_1p()),
+                attributes: String::new(),
+                title: format!(
+                    "{}; latency ≥ {}",
+                    tally.describe(),
+                    duration(lat_low as u64)
+                ),
+            },
         );
     }
     out.push_str("</g>");
@@ -189,11 +179,17 @@ fn throughput(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
             }
         }
     }
-    let per_second = |n: u32| f64::from(n) * 1e9 / bucket as f64;
+    // The last bucket is cut by the end of the run: its rate is over the part that exists.
+    let length = |b: usize| {
+        let t0 = axis.start + b as u64 * bucket;
+        (axis.end.saturating_sub(t0)).min(bucket).max(1)
+    };
+    let per_second = |b: usize, n: u32| f64::from(n) * 1e9 / length(b) as f64;
     let peak = ok
         .iter()
         .chain(&other)
-        .map(|n| per_second(*n))
+        .enumerate()
+        .map(|(i, n)| per_second(i % count, *n))
         .fold(1.0, f64::max);
     let y = |rate: f64| TOP + HEIGHT - rate / peak * HEIGHT;
     let line = |counts: &[u32]| {
@@ -204,9 +200,9 @@ fn throughput(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
                 points,
                 "{:.1},{:.1} {:.1},{:.1} ",
                 axis.x(t0),
-                y(per_second(*n)),
-                axis.x(t0 + bucket),
-                y(per_second(*n))
+                y(per_second(b, *n)),
+                axis.x(t0 + length(b)),
+                y(per_second(b, *n))
             );
         }
         points

@@ -78,8 +78,14 @@ impl Axis {
             let _ = write!(
                 out,
                 "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top:.1}\" y2=\"{bottom:.1}\"/>\
-                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
-                bottom + 13.0
+                 <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{label}</text>",
+                bottom + 13.0,
+                // A label at the right edge ends there instead of running off the drawing.
+                if x > self.right() - 30.0 {
+                    "end"
+                } else {
+                    "middle"
+                }
             );
             t += step;
         }

@@ -9,6 +9,7 @@ use super::faults::FaultInterval;
 use super::format::{duration, seconds};
 use super::ops::{Op, Outcome};
 use super::svg::Axis;
+use super::tally::{CellShape, Tally};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
@@ -21,12 +22,13 @@ const TOP: f64 = 28.0;
 const BOTTOM: f64 = 22.0;
 
 /// Ops to draw emphasised: a linearizability violation's window and its blocked op (by
-/// history index), with everything else dimmed when `dim_others` (close-ups).
+/// history index). In close-ups, `dim_except` names the other ops that tell the story;
+/// everything else is dimmed.
 #[derive(Clone, Debug, Default)]
 pub struct Highlight {
     pub window: HashSet<u64>,
     pub blocked: HashSet<u64>,
-    pub dim_others: bool,
+    pub dim_except: Option<HashSet<u64>>,
 }
 
 impl Highlight {
@@ -35,7 +37,11 @@ impl Highlight {
             " blocked"
         } else if self.window.contains(&op.index) {
             " window"
-        } else if self.dim_others {
+        } else if self
+            .dim_except
+            .as_ref()
+            .is_some_and(|keep| !keep.contains(&op.index))
+        {
             " dim"
         } else {
             ""
@@ -104,12 +110,7 @@ pub fn lanes(
     out.push_str(&axis.ticks(TOP, bottom));
     out.push_str(&axis.fault_bands(faults, 0.0, bottom, true));
     let bar = |out: &mut String, position: usize, op: &Op, class: &str| {
-        let lane = lane_of[&op.process()];
-        let y = TOP + lane as f64 * lane_height + lane_height * 0.15;
-        let end = match op.outcome {
-            Outcome::Info => axis.end,
-            _ => op.end.unwrap_or(axis.end),
-        };
+        let top = TOP + lane_of[&op.process()] as f64 * lane_height;
         let x0 = axis.x(op.start);
         let latency = op
             .latency()
@@ -117,13 +118,17 @@ pub fn lanes(
             .unwrap_or_else(|| "no completion".into());
         let _ = write!(
             out,
-            "<rect class=\"op {}{class}\" data-op=\"{position}\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{} ({latency}, from {})</title></rect>",
+            "<rect class=\"op {}{class}\" data-op=\"{position}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{} ({latency}, from {})</title></rect>",
             op.outcome.class(),
-            (axis.x(end) - x0).max(1.5),
+            top + lane_height * 0.15,
+            (axis.x(bar_end(op, axis)) - x0).max(1.5),
             lane_height * 0.7,
             html(&op.describe()),
             seconds(op.start),
         );
+        if op.outcome == Outcome::Info {
+            out.push_str(&tail(position, op, axis, top, lane_height));
+        }
     };
     if aggregated {
         out.push_str(&bins(ops, axis, &processes, &lane_of, lane_height));
@@ -137,32 +142,6 @@ pub fn lanes(
     }
     out.push_str("</svg>");
     out
-}
-
-/// Counts of ops by outcome in one lane and time bucket.
-#[derive(Clone, Copy, Default, PartialEq)]
-struct Bin {
-    ok: u32,
-    fail: u32,
-    info: u32,
-}
-
-impl Bin {
-    fn total(&self) -> u32 {
-        self.ok + self.fail + self.info
-    }
-
-    /// The outcome that colours the bin: a failure or an unknown outcome stands out even
-    /// among many successes.
-    fn class(&self) -> &'static str {
-        if self.fail > 0 {
-            "fail"
-        } else if self.info > 0 {
-            "info"
-        } else {
-            "ok"
-        }
-    }
 }
 
 /// Ops binned per lane and time bucket: one element per non-empty bin, shaded by how many
@@ -179,62 +158,77 @@ fn bins(
         (((t.clamp(axis.start, axis.end) - axis.start) as f64 / span * BINS as f64) as usize)
             .min(BINS - 1)
     };
-    let mut grid = vec![Bin::default(); processes.len() * BINS];
+    let mut grid = vec![Tally::default(); processes.len() * BINS];
     for (_, op) in ops {
         let lane = lane_of[&op.process()];
-        let end = match op.outcome {
-            Outcome::Info => axis.end,
-            _ => op.end.unwrap_or(axis.end),
-        };
-        for bucket in bucket_of(op.start)..=bucket_of(end) {
-            let bin = &mut grid[lane * BINS + bucket];
-            match op.outcome {
-                Outcome::Ok => bin.ok += 1,
-                Outcome::Fail => bin.fail += 1,
-                Outcome::Info => bin.info += 1,
-            }
+        for bucket in bucket_of(op.start)..=bucket_of(bar_end(op, axis)) {
+            grid[lane * BINS + bucket].add(op.outcome);
         }
     }
-    let busiest = grid.iter().map(Bin::total).max().unwrap_or(1).max(1) as f64;
+    let busiest = grid.iter().map(Tally::total).max().unwrap_or(1).max(1) as f64;
     let width = axis.width / BINS as f64;
     let time_of = |bucket: usize| axis.start + (span * bucket as f64 / BINS as f64) as u64;
     let mut out = String::from("<g class=\"bins\">");
     for (lane, row) in grid.chunks(BINS).enumerate() {
-        // Runs of equal bins are one element: a retired process's unknown op, running to
-        // the end, is one bar rather than a bar per bucket.
+        // Runs of equal bins are one element: a process busy with one long op is one bar
+        // rather than a bar per bucket.
         let mut first = 0;
         while first < BINS {
-            let bin = row[first];
+            let tally = row[first];
             let mut last = first;
-            while last + 1 < BINS && row[last + 1] == bin {
+            while last + 1 < BINS && row[last + 1] == tally {
                 last += 1;
             }
-            if bin.total() > 0 {
-                let _ = write!(
-                    out,
-                    "<rect class=\"op {}\" data-bin=\"{},{},{}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill-opacity=\"{:.2}\"><title>p{} {}–{}: {} ok, {} fail, {} info</title></rect>",
-                    bin.class(),
-                    processes[lane],
-                    time_of(first),
-                    time_of(last + 1),
-                    axis.left + first as f64 * width,
-                    TOP + lane as f64 * lane_height + lane_height * 0.1,
-                    width * (last + 1 - first) as f64,
-                    lane_height * 0.8,
-                    0.35 + 0.65 * bin.total() as f64 / busiest,
-                    processes[lane],
-                    seconds(time_of(first)),
-                    seconds(time_of(last + 1)),
-                    bin.ok,
-                    bin.fail,
-                    bin.info,
+            if tally.total() > 0 {
+                let (t0, t1) = (time_of(first), time_of(last + 1));
+                tally.draw(
+                    &mut out,
+                    &CellShape {
+                        class: "op",
+                        x: axis.left + first as f64 * width,
+                        y: TOP + lane as f64 * lane_height + lane_height * 0.1,
+                        width: width * (last + 1 - first) as f64,
+                        height: lane_height * 0.8,
+                        opacity: 0.35 + 0.65 * tally.total() as f64 / busiest,
+                        attributes: format!(" data-bin=\"{},{t0},{t1}\"", processes[lane]),
+                        title: format!(
+                            "p{} {}–{}: {}",
+                            processes[lane],
+                            seconds(t0),
+                            seconds(t1),
+                            tally.describe()
+                        ),
+                    },
                 );
             }
             first = last + 1;
         }
     }
+    for (position, op) in ops.iter().filter(|(_, op)| op.outcome == Outcome::Info) {
+        let lane_top = TOP + lane_of[&op.process()] as f64 * lane_height;
+        out.push_str(&tail(*position, op, axis, lane_top, lane_height));
+    }
     out.push_str("</g>");
     out
+}
+
+/// Where an op's solid bar ends: its completion, or its invoke if it never completed (its
+/// unknown outcome is then drawn by [`tail`]).
+fn bar_end(op: &Op, axis: &Axis) -> u64 {
+    op.end.unwrap_or(op.start).min(axis.end)
+}
+
+/// An unknown op may take effect at any time after its invoke: a faint thin bar from its
+/// solid part to the end of the run, as Jepsen draws info ops to the end.
+fn tail(position: usize, op: &Op, axis: &Axis, lane_top: f64, lane_height: f64) -> String {
+    let x0 = axis.x(bar_end(op, axis));
+    format!(
+        "<rect class=\"op info tail\" data-op=\"{position}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>{}: unknown outcome, it may take effect any time after its invoke</title></rect>",
+        lane_top + lane_height * 0.4,
+        (axis.right() - x0).max(0.0),
+        lane_height * 0.2,
+        html(&op.describe())
+    )
 }
 
 /// The timeline section: the lanes, a legend, and the details panel clicks fill in.
@@ -256,8 +250,8 @@ pub fn section(
         let _ = write!(
             hint,
             " More than {AGGREGATE_ABOVE} ops: each lane is binned into {BINS} time buckets \
-             (darker = more ops active, red = a failure in the bucket, orange = an unknown outcome); \
-             click a bucket to list its ops."
+             (darker = more ops active; a bucket takes the colour of its most common outcome, and a \
+             small mark at its foot shows rarer failures or unknown outcomes); click a bucket to list its ops."
         );
     }
     if skipped > 0 {

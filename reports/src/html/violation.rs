@@ -21,6 +21,7 @@ const CLOSE_UP_WIDTH: f64 = 760.0;
 /// One entry of the linearizability checker's `violations` evidence.
 #[derive(Clone, Debug, Default)]
 pub struct Violation {
+    /// The key as the checker names it: the key's JSON text (`"k1"` with its quotes).
     pub key: String,
     pub op: String,
     pub op_index: Option<u64>,
@@ -75,11 +76,25 @@ pub fn violations(verdict: Option<&Verdict>) -> Vec<Violation> {
 }
 
 impl Violation {
-    fn highlight(&self, dim_others: bool) -> Highlight {
+    /// The key for a person: a string key without its JSON quotes.
+    fn key_label(&self) -> String {
+        serde_json::from_str::<Value>(&self.key)
+            .map(|k| value_text(&k))
+            .unwrap_or_else(|_| self.key.clone())
+    }
+
+    /// Whether a history key is the violation's key (named as JSON text, or as plain text
+    /// by checkers that write it so).
+    fn is_key(&self, key: Option<&Value>) -> bool {
+        let named = serde_json::from_str::<Value>(&self.key).ok();
+        key.is_some_and(|k| named.as_ref() == Some(k) || value_text(k) == self.key)
+    }
+
+    fn highlight(&self) -> Highlight {
         Highlight {
             window: self.window_indices.iter().copied().collect(),
             blocked: self.op_index.into_iter().collect(),
-            dim_others,
+            dim_except: None,
         }
     }
 }
@@ -88,7 +103,7 @@ impl Violation {
 pub fn highlight(violations: &[Violation]) -> Highlight {
     let mut all = Highlight::default();
     for v in violations.iter().take(SHOWN) {
-        let one = v.highlight(false);
+        let one = v.highlight();
         all.window.extend(one.window);
         all.blocked.extend(one.blocked);
     }
@@ -105,7 +120,7 @@ pub fn section(violations: &[Violation], ops: &[Op], faults: &[FaultInterval]) -
         let _ = write!(
             out,
             "<div class=\"violation\" id=\"violation-{n}\"><div class=\"explanation\"><h3>Key {}: {}</h3><p>{}</p>",
-            html(&v.key),
+            html(&v.key_label()),
             html(&v.op),
             html(&v.explanation)
         );
@@ -155,7 +170,7 @@ const CONTEXT: usize = 4;
 /// The lanes of the window's processes around the window's time span, with the last ops
 /// of the same key before it; others dimmed.
 fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> String {
-    let marked = v.highlight(true);
+    let mut marked = v.highlight();
     let mut involved: Vec<&Op> = ops
         .iter()
         .filter(|op| marked.window.contains(&op.index) || marked.blocked.contains(&op.index))
@@ -168,8 +183,7 @@ fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> St
     else {
         return "<p class=\"hint\">The window's ops are not in this history's timeline.</p>".into();
     };
-    let same_key =
-        |op: &&Op| op.invoke.key.as_ref().map(value_text).as_deref() == Some(v.key.as_str());
+    let same_key = |op: &&Op| v.is_key(op.invoke.key.as_ref());
     let mut before: Vec<&Op> = ops
         .iter()
         .filter(same_key)
@@ -177,6 +191,7 @@ fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> St
         .collect();
     before.sort_by_key(|op| op.end);
     involved.extend(before.iter().rev().take(CONTEXT));
+    marked.dim_except = Some(involved.iter().map(|op| op.index).collect());
     let start = involved
         .iter()
         .map(|op| op.start)
@@ -201,8 +216,31 @@ fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> St
         .collect();
     format!(
         "<div class=\"close-up\"><h4>Close-up: the window and the last ops of key {} before it ({} ops)</h4>{}</div>",
-        html(&v.key),
+        html(&v.key_label()),
         shown.len(),
         lanes(&format!("violation-{n}-svg"), &shown, &axis, faults, &marked)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_named_as_json_text_match_the_history_and_read_plainly() {
+        let v = Violation {
+            key: "\"k1\"".into(),
+            ..Default::default()
+        };
+        assert!(v.is_key(Some(&json!("k1"))));
+        assert!(!v.is_key(Some(&json!("k2"))) && !v.is_key(None));
+        assert_eq!(v.key_label(), "k1");
+        let plain = Violation {
+            key: "k1".into(),
+            ..Default::default()
+        };
+        assert!(plain.is_key(Some(&json!("k1"))));
+        assert_eq!(plain.key_label(), "k1");
+    }
 }

@@ -48,6 +48,9 @@ pub enum Command {
 
     /// Remove every container and network a killed traitor run left behind (label traitor.run).
     Gc,
+
+    /// List the built-in adversaries and their parameters.
+    Adversaries,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +78,27 @@ pub struct RunArgs {
     /// with at = "5s" (from the start), kind = "crash-primary" and duration = "4s".
     #[arg(long, value_name = "FILE", conflicts_with_all = ["nemesis", "nemesis_interval", "nemesis_duration"])]
     pub nemesis_file: Option<PathBuf>,
+
+    /// A Byzantine adversary, NAME[:key=value,...]; repeat to compose several. Built in:
+    /// corrupt, mutate, replay, impersonate, omit, equivocate-sign (`traitor adversaries`
+    /// lists their parameters). They act on the Byzantine nodes' messages only.
+    #[arg(long = "adversary", value_name = "SPEC")]
+    pub adversaries: Vec<String>,
+
+    /// How many nodes are Byzantine (chosen with the seed), or "primary" for the first
+    /// primary (node 0).
+    #[arg(long, value_name = "K|primary", conflicts_with = "byzantine_nodes")]
+    pub byzantine: Option<String>,
+
+    /// Exactly which nodes are Byzantine, e.g. 1,3.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub byzantine_nodes: Vec<u32>,
+
+    /// How many nodes the nemesis may crash, pause or restart (UpRight's u); default 1 when
+    /// the nemesis has such faults. With --byzantine r, the manifest records what theory
+    /// expects: safety while r <= f, liveness while u + r <= f.
+    #[arg(long, value_name = "U")]
+    pub crash: Option<u32>,
 
     /// Quiet time before each fault.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]

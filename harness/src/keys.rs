@@ -11,6 +11,7 @@ use rand::{RngExt, SeedableRng};
 pub struct Keys {
     pub secret_hex: Vec<String>,
     pub public_hex: Vec<String>,
+    signing: Vec<SigningKey>,
 }
 
 impl Keys {
@@ -27,7 +28,13 @@ impl Keys {
                 .iter()
                 .map(|k| hex::encode(k.verifying_key().to_bytes()))
                 .collect(),
+            signing,
         }
+    }
+
+    /// Node `node`'s signing key; handed only to adversaries, only for Byzantine nodes.
+    pub fn signing_key(&self, node: u32) -> SigningKey {
+        self.signing[node as usize].clone()
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `traitor` command: its arguments, its subcommands and its exit codes.
 
+pub mod adversary;
 pub mod check;
 pub mod cli;
 pub mod commits;
@@ -23,6 +24,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args).unwrap_or_else(report),
         Command::Gc => gc().unwrap_or_else(report),
+        Command::Adversaries => {
+            for (name, params, what) in traitor_adversaries::spec::CATALOGUE {
+                println!("{name:<16} {params:<18} {what}");
+            }
+            exit::Outcome::AsExpected
+        }
     };
     exit::finish(outcome)
 }

@@ -107,6 +107,20 @@ pub struct Step {
 }
 
 impl Schedule {
+    /// Whether any fault crashes, pauses or restarts a node.
+    pub fn has_process_faults(&self) -> bool {
+        let process = |k: &FaultKind| {
+            matches!(
+                k,
+                FaultKind::Crash | FaultKind::CrashPrimary | FaultKind::Pause | FaultKind::Restart
+            )
+        };
+        match self {
+            Schedule::Random { faults, .. } => faults.iter().any(process),
+            Schedule::Timeline(steps) => steps.iter().map(|s| &s.kind).any(process),
+        }
+    }
+
     /// The schedule as the manifest records it.
     pub fn describe(&self) -> Vec<serde_json::Value> {
         match self {
@@ -184,6 +198,8 @@ pub struct Nemesis {
     pub incarnations: Arc<std::sync::Mutex<Vec<u32>>>,
     /// The fault in force, for the progress display.
     pub active: Arc<std::sync::Mutex<String>>,
+    /// Nodes process faults may hit: the correct ones (crashing a traitor proves nothing).
+    pub crashable: Vec<NodeId>,
 }
 
 /// A fault in force, and how to undo it.
@@ -215,6 +231,7 @@ impl Nemesis {
             rng: StdRng::seed_from_u64(seed ^ 0x6E65_6D65_7369_7321),
             incarnations: Arc::new(std::sync::Mutex::new(vec![0; n])),
             active: Arc::new(std::sync::Mutex::new(String::new())),
+            crashable: (0..n as NodeId).collect(),
         }
     }
 
@@ -382,7 +399,7 @@ impl Nemesis {
                 let x = if kind == FaultKind::CrashPrimary {
                     self.primary().await
                 } else {
-                    self.random_node()
+                    self.random_crashable()
                 };
                 self.backend
                     .lock()
@@ -394,7 +411,7 @@ impl Nemesis {
                 Undo::Restart(x)
             }
             FaultKind::Pause => {
-                let x = self.random_node();
+                let x = self.random_crashable();
                 self.backend
                     .lock()
                     .await
@@ -405,7 +422,7 @@ impl Nemesis {
                 Undo::Resume(x)
             }
             FaultKind::Restart => {
-                let x = self.random_node();
+                let x = self.random_crashable();
                 self.record("restart", vec![x], json!({}))?;
                 self.restart(x).await?;
                 Undo::Nothing
@@ -484,6 +501,11 @@ impl Nemesis {
 
     fn random_node(&mut self) -> NodeId {
         self.rng.random_range(0..self.nodes.len() as NodeId)
+    }
+
+    /// A node a process fault may hit.
+    fn random_crashable(&mut self) -> NodeId {
+        self.crashable[self.rng.random_range(0..self.crashable.len())]
     }
 
     /// The primary as most nodes report it on `/status`; node 0 when none answers.

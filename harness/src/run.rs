@@ -18,6 +18,9 @@ use crate::stop::stopped;
 use crate::store::{Jsonl, RunStore};
 use crate::target::Target;
 use crate::workload::{run_clients, Counters, OpMix, WorkloadConfig};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use tokio::task::JoinSet;
 use traitor_checkers::run_folder::RunFolder;
 use traitor_checkers::{Budget, Validity};
 use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
+use traitor_model::run::FaultBudget;
 use traitor_model::target::{fill, Variant};
 use traitor_model::{Manifest, NodeId};
 use traitor_proxy::{Framing, Proxy, ProxyConfig, ProxyNode};
@@ -55,6 +59,10 @@ pub struct Plan {
     pub time: Duration,
     pub recover: Duration,
     pub settle: Duration,
+    /// `--adversary` specs, each checked to parse.
+    pub adversaries: Vec<String>,
+    pub byzantine: Vec<NodeId>,
+    pub budget: FaultBudget,
 }
 
 impl Plan {
@@ -117,18 +125,49 @@ impl Plan {
         if args.concurrency == 0 {
             return Err(Failure::usage("--concurrency must be at least 1"));
         }
-        let framing: Framing = target
-            .spec
-            .node
-            .framing
-            .parse()
-            .map_err(|e: String| Failure::usage(format!("target.toml [node] framing: {e}")))?;
+        for spec in &args.adversaries {
+            traitor_adversaries::spec::parse(spec)
+                .map_err(|e| Failure::usage(format!("--adversary {e}")))?;
+        }
         let seed = args.seed.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
                 % 1_000_000
         });
+        let byzantine = byzantine_nodes(args, n, seed)?;
+        if !args.adversaries.is_empty() && byzantine.is_empty() {
+            return Err(Failure::usage(
+                "--adversary needs Byzantine nodes to act for: --byzantine K, --byzantine primary or --byzantine-nodes LIST",
+            ));
+        }
+        let schedule = match &args.nemesis_file {
+            Some(path) => Schedule::from_file(path)
+                .map_err(|e| Failure::usage(format!("--nemesis-file {e}")))?,
+            None => Schedule::Random {
+                faults,
+                interval: args.nemesis_interval,
+                duration: args.nemesis_duration,
+            },
+        };
+        let process_faults = schedule.has_process_faults();
+        let crash = args.crash.unwrap_or(u32::from(process_faults));
+        if process_faults && crash == 0 {
+            return Err(Failure::usage(
+                "the nemesis crashes, pauses or restarts nodes, but --crash is 0",
+            ));
+        }
+        let f = target.spec.kind.budget(n);
+        let targets: Vec<NodeId> = match args.node.or((model == "generals").then_some(0)) {
+            Some(node) => vec![node],
+            None => (0..n).filter(|x| !byzantine.contains(x)).collect(),
+        };
+        let framing: Framing = target
+            .spec
+            .node
+            .framing
+            .parse()
+            .map_err(|e: String| Failure::usage(format!("target.toml [node] framing: {e}")))?;
         let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
             .to_string()
             .replace(':', "-");
@@ -139,24 +178,19 @@ impl Plan {
             stamp.trim_end_matches('Z')
         );
         Ok(Self {
-            f: target.spec.kind.budget(n),
+            f,
+            budget: FaultBudget::new(crash, byzantine.len() as u32, f),
+            adversaries: args.adversaries.clone(),
+            byzantine,
             workload: WorkloadConfig {
                 mix,
                 concurrency: args.concurrency,
                 rate: args.rate,
                 timeout: args.op_timeout,
-                node: args.node.or((model == "generals").then_some(0)),
+                targets,
                 seed,
             },
-            schedule: match &args.nemesis_file {
-                Some(path) => Schedule::from_file(path)
-                    .map_err(|e| Failure::usage(format!("--nemesis-file {e}")))?,
-                None => Schedule::Random {
-                    faults,
-                    interval: args.nemesis_interval,
-                    duration: args.nemesis_duration,
-                },
-            },
+            schedule,
             target,
             variant,
             n,
@@ -180,6 +214,9 @@ impl Plan {
             n: self.n,
             f: self.f,
             nemesis: self.schedule.describe(),
+            byzantine: self.byzantine.clone(),
+            adversaries: self.adversaries.iter().map(|a| json!(a)).collect(),
+            budget: Some(self.budget.clone()),
             versions: json!({"traitor": env!("CARGO_PKG_VERSION")}),
             started_at: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
             ..Default::default()
@@ -347,6 +384,9 @@ async fn drive(
         .await
         .map_err(harness("preparing the cluster"))?;
     let node_spec = &plan.target.spec.node;
+    let keys = Keys::generate(n, plan.seed);
+    let faults = store.jsonl("faults.jsonl")?;
+    let interceptor = adversary_hook(plan, &keys, faults.clone())?;
     let proxy = Proxy::start(ProxyConfig {
         listen_ip: addressing.proxy_ip,
         nodes: (0..n)
@@ -361,7 +401,7 @@ async fn drive(
         run_start,
         trace_path: Some(store.dir.join("trace.jsonl")),
         trace_limit: TRACE_LIMIT,
-        interceptor: None,
+        interceptor,
     })
     .await
     .map_err(|e| {
@@ -377,7 +417,6 @@ async fn drive(
     *proxy_slot = Some(proxy);
 
     progress.phase("starting nodes");
-    let keys = Keys::generate(n, plan.seed);
     for i in 0..n {
         let args = plan.node_args(
             i as NodeId,
@@ -404,7 +443,6 @@ async fn drive(
 
     progress.phase("running");
     let history = store.jsonl("history.jsonl")?;
-    let faults = store.jsonl("faults.jsonl")?;
     let commits = store.jsonl("commits.jsonl")?;
     let metrics = store.jsonl("metrics.jsonl")?;
     let counters = Arc::new(Counters::default());
@@ -428,6 +466,9 @@ async fn drive(
         run_start,
         plan.seed,
     );
+    nemesis.crashable = (0..plan.n)
+        .filter(|x| !plan.byzantine.contains(x))
+        .collect();
     let incarnations = nemesis.incarnations.clone();
     let mut background = JoinSet::new();
     let (background_stop, background_stopped) = watch::channel(false);
@@ -551,4 +592,74 @@ async fn shutdown_signal() -> &'static str {
         _ = tokio::signal::ctrl_c() => "Ctrl-C",
         _ = term.recv() => "SIGTERM",
     }
+}
+
+/// Resolves `--byzantine K|primary` or `--byzantine-nodes LIST` into node ids.
+fn byzantine_nodes(args: &RunArgs, n: u32, seed: u64) -> Result<Vec<NodeId>, Failure> {
+    if let Some(bad) = args.byzantine_nodes.iter().find(|&&b| b >= n) {
+        return Err(Failure::usage(format!(
+            "--byzantine-nodes {bad}: nodes are numbered 0 to {}",
+            n - 1
+        )));
+    }
+    let mut nodes: Vec<NodeId> = match args.byzantine.as_deref() {
+        None => args.byzantine_nodes.clone(),
+        Some("primary") => vec![0],
+        Some(k) => {
+            let k: u32 = k.parse().map_err(|_| {
+                Failure::usage(format!(
+                    "--byzantine {k:?}: expected a number of nodes or \"primary\""
+                ))
+            })?;
+            if k >= n {
+                return Err(Failure::usage(format!(
+                    "--byzantine {k}: at least one of the {n} nodes must stay correct"
+                )));
+            }
+            let mut all: Vec<NodeId> = (0..n).collect();
+            all.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x6279_7a61_6e74_696e));
+            all.truncate(k as usize);
+            all
+        }
+    };
+    nodes.sort_unstable();
+    nodes.dedup();
+    Ok(nodes)
+}
+
+/// The run's adversaries as the proxy's interceptor, holding the Byzantine nodes' keys only.
+fn adversary_hook(
+    plan: &Plan,
+    keys: &Keys,
+    faults: Jsonl,
+) -> Result<Option<Arc<dyn traitor_proxy::Interceptor>>, Failure> {
+    if plan.adversaries.is_empty() {
+        return Ok(None);
+    }
+    let byzantine_keys = plan
+        .byzantine
+        .iter()
+        .map(|&node| (node, keys.signing_key(node)))
+        .collect();
+    let run = traitor_adversaries::RunInfo {
+        n: plan.n,
+        f: plan.f,
+        byzantine: plan.byzantine.clone(),
+        keys: byzantine_keys,
+    };
+    let adversaries = plan
+        .adversaries
+        .iter()
+        .map(|spec| traitor_adversaries::spec::parse(spec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::usage)?;
+    let chain = traitor_adversaries::Chain::start(
+        adversaries,
+        run,
+        StdRng::seed_from_u64(plan.seed ^ 0x7472_6169_746f_7273),
+    )
+    .map_err(Failure::usage)?;
+    Ok(Some(Arc::new(crate::adversary::AdversaryHook::new(
+        chain, faults,
+    ))))
 }

@@ -79,8 +79,9 @@ pub struct WorkloadConfig {
     /// Target ops per second over all clients (0: as fast as answers come).
     pub rate: f64,
     pub timeout: Duration,
-    /// Send every op to this node instead of a random one.
-    pub node: Option<NodeId>,
+    /// The nodes clients send ops to, one chosen at random per op: the correct nodes (a
+    /// Byzantine node may answer anything), or the one node asked for.
+    pub targets: Vec<NodeId>,
     pub seed: u64,
 }
 
@@ -162,9 +163,7 @@ async fn client(slot: usize, shared: Shared) -> Result<(), crate::exit::Failure>
             next_start += pace;
         }
         let (f, key, value) = config.mix.next(&mut rng);
-        let node = config
-            .node
-            .unwrap_or_else(|| rng.random_range(0..nodes.len() as u32));
+        let node = config.targets[rng.random_range(0..config.targets.len())];
         req += 1;
         let client_id = format!("c{process}");
         let mut invoke = Event::new(process, EventKind::Invoke, f, value.clone());

@@ -21,6 +21,8 @@ pub struct Manifest {
     pub f: u32,
     /// Nodes the adversaries control; every other node is correct.
     pub byzantine: Vec<NodeId>,
+    /// UpRight's budgets and what theory expects of them.
+    pub budget: Option<FaultBudget>,
     pub adversaries: Vec<Value>,
     pub nemesis: Vec<Value>,
     pub versions: Value,
@@ -32,6 +34,31 @@ pub struct Manifest {
     /// How long after the heal correct nodes get to recover: ops invoked later than
     /// `healed_at + termination_bound_ns` must all complete.
     pub termination_bound_ns: Option<u64>,
+}
+
+/// Separate budgets for crashes (u) and commission faults (r), after UpRight: safety must
+/// hold while r <= f, liveness while u + r <= f.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultBudget {
+    /// Nodes the nemesis may crash, pause or restart (u).
+    pub crash: u32,
+    /// Byzantine nodes (r).
+    pub byzantine: u32,
+    pub f: u32,
+    pub safety_expected: bool,
+    pub liveness_expected: bool,
+}
+
+impl FaultBudget {
+    pub fn new(crash: u32, byzantine: u32, f: u32) -> Self {
+        Self {
+            crash,
+            byzantine,
+            f,
+            safety_expected: byzantine <= f,
+            liveness_expected: crash + byzantine <= f,
+        }
+    }
 }
 
 impl Manifest {

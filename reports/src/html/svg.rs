@@ -3,7 +3,7 @@
 
 use super::escape::html;
 use super::faults::FaultInterval;
-use super::format::{duration, seconds};
+use super::format::seconds;
 use std::fmt::Write;
 
 /// Width of every plot's drawing, in SVG user units (the SVGs scale to the page).
@@ -66,15 +66,14 @@ impl Axis {
             .find(|s| *s >= raw)
             .unwrap_or(raw)
             .max(1.0);
+        let decimals = ((9.0 - step.log10()).ceil().max(0.0) as usize).max(3);
         let mut out = String::from("<g class=\"axis\">");
         let mut t = (self.start as f64 / step).ceil() * step;
         while t <= self.end as f64 {
             let x = self.x(t as u64);
-            let label = if step >= 1e8 || self.start == 0 {
-                seconds(t as u64)
-            } else {
-                format!("+{}", duration(t as u64 - self.start))
-            };
+            // Run time, with as many decimals as the step needs (close-ups are milliseconds
+            // wide, deep into a run).
+            let label = format!("{:.*} s", decimals, t / 1e9);
             let _ = write!(
                 out,
                 "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top:.1}\" y2=\"{bottom:.1}\"/>\
@@ -146,5 +145,11 @@ mod tests {
         assert_eq!(close.total_width(), 600.0);
         assert_eq!(close.x(50), close.left);
         assert!(close.ticks(0.0, 10.0).contains("<text"));
+        let deep = Axis::range(10_006_000_000, 10_014_000_000, 600.0);
+        assert!(
+            deep.ticks(0.0, 10.0).contains(">10.008 s<"),
+            "{}",
+            deep.ticks(0.0, 10.0)
+        );
     }
 }

@@ -126,6 +126,18 @@ pub fn lanes(
             html(&op.describe()),
             seconds(op.start),
         );
+        let width = axis.x(bar_end(op, axis)) - x0;
+        if width >= LABELLED_BAR {
+            // Wide bars (close-ups, long ops) say what they are, cut to fit.
+            let text: String = bar_text(op).chars().take((width / 6.5) as usize).collect();
+            let _ = write!(
+                out,
+                "<text class=\"bar-label\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                x0 + 3.0,
+                top + lane_height * 0.5 + 4.0,
+                html(&text)
+            );
+        }
         if op.outcome == Outcome::Info {
             out.push_str(&tail(position, op, axis, top, lane_height));
         }
@@ -210,6 +222,19 @@ fn bins(
     }
     out.push_str("</g>");
     out
+}
+
+/// Bars at least this wide carry a text label.
+const LABELLED_BAR: f64 = 60.0;
+
+/// A bar's label: `write "a"` or `read -> "a"`, from the invoke and the completion.
+fn bar_text(op: &Op) -> String {
+    let result = op.completion.map(|c| &c.value).filter(|v| !v.is_null());
+    match (op.invoke.value.is_null(), result) {
+        (true, Some(r)) => format!("{} -> {r}", op.invoke.f),
+        (false, _) => format!("{} {}", op.invoke.f, op.invoke.value),
+        (true, None) => op.invoke.f.clone(),
+    }
 }
 
 /// Where an op's solid bar ends: its completion, or its invoke if it never completed (its

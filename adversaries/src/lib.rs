@@ -14,7 +14,6 @@ pub mod spec;
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use std::collections::BTreeMap;
-use std::time::Duration;
 use traitor_model::wire::{Actions, Envelope};
 use traitor_model::NodeId;
 
@@ -57,9 +56,6 @@ pub trait Adversary: Send {
     /// Sees one message; decides its fate (if not yet decided) and may add messages. Every
     /// action taken must leave a note in `out.notes`.
     fn on_message(&mut self, msg: &Envelope, run: &RunInfo, rng: &mut StdRng, out: &mut Actions);
-
-    /// Called about every 100 ms of run time.
-    fn on_tick(&mut self, _now: Duration, _run: &RunInfo, _rng: &mut StdRng, _out: &mut Actions) {}
 }
 
 /// Several adversaries acting together on one run.
@@ -92,15 +88,6 @@ impl Chain {
         let mut out = Actions::default();
         for a in self.adversaries.iter_mut() {
             a.on_message(msg, &self.run, &mut self.rng, &mut out);
-        }
-        out
-    }
-
-    /// What the adversaries do on a clock tick.
-    pub fn on_tick(&mut self, now: Duration) -> Actions {
-        let mut out = Actions::default();
-        for a in self.adversaries.iter_mut() {
-            a.on_tick(now, &self.run, &mut self.rng, &mut out);
         }
         out
     }

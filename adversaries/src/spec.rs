@@ -51,7 +51,10 @@ pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
             params.probability("p", 0.3)?,
             params.count("rounds", 3)?,
         )),
-        "replay" => Box::new(Replay::new(params.probability("p", 0.1)?)),
+        "replay" => Box::new(Replay::new(
+            params.probability("p", 0.1)?,
+            params.flag("as_own")?,
+        )),
         "impersonate" => Box::new(Impersonate {
             probability: params.probability("p", 0.2)?,
         }),

@@ -100,6 +100,16 @@ fn replay_resends_earlier_messages() {
 }
 
 #[test]
+fn replay_as_own_resigns_as_the_traitor() {
+    let mut c = chain(&["replay:p=1,as_own=true"]);
+    c.on_message(&message(0, 3, json!({"type": "pre-prepare", "seq": 1})));
+    let out = c.on_message(&message(3, 1, json!({"type": "commit", "seq": 2})));
+    let passed_off: Map<String, Value> = serde_json::from_slice(&out.inject[0].payload).unwrap();
+    assert_eq!(passed_off["from"], json!(3));
+    assert!(verifies(&passed_off));
+}
+
+#[test]
 fn impersonation_claims_a_correct_sender_without_its_key() {
     let mut c = chain(&["impersonate:p=1"]);
     let out = c.on_message(&message(3, 1, json!({"type": "prepare", "view": 1})));
@@ -136,6 +146,12 @@ fn omit_skips_one_peer_and_chosen_types() {
 #[test]
 fn equivocation_tells_half_the_peers_another_signed_story() {
     let mut c = chain(&["equivocate-sign"]);
+    // An earlier proposal (from a correct node) gives a consistent alternative.
+    c.on_message(&message(
+        0,
+        1,
+        json!({"type": "pre-prepare", "seq": 0, "digest": "bbbb", "request": {"op": 1}}),
+    ));
     let mut told = Vec::new();
     for to in 0..3 {
         let out = c.on_message(&message(

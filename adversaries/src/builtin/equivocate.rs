@@ -1,33 +1,45 @@
 //! `equivocate-sign`: a Byzantine node tells different peers different things, each
 //! validly signed: to one half of its peers (a seeded split) the value-carrying fields of
-//! its messages (digest, value, decision, order, request) are replaced by another value —
-//! one seen earlier on the wire when there is one — and the message is re-signed.
+//! its messages (digest, value, decision, order, request) are replaced, together, by those
+//! of an earlier message of the same type (so a digest still matches its request), or by a
+//! small change when there is none; then the message is re-signed.
 
-use super::{byzantine_json, note, perturb, Seen};
+use super::{byzantine_json, note, perturb};
 use crate::canonical::{resign, to_payload};
 use crate::{Adversary, RunInfo};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use serde_json::json;
-use std::collections::BTreeSet;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use traitor_model::wire::{Actions, Envelope, Fate};
 use traitor_model::NodeId;
 
 /// Fields that carry what a message proposes or votes for.
 const VALUE_FIELDS: [&str; 5] = ["digest", "value", "decision", "order", "request"];
 
+/// Earlier value sets kept per message type.
+const KEPT: usize = 32;
+
 pub struct EquivocateSign {
     /// (Byzantine node, peer) pairs that hear the other story.
     other_side: BTreeSet<(NodeId, NodeId)>,
-    seen: Seen,
+    /// Per message type, the value fields of earlier messages.
+    earlier: BTreeMap<String, VecDeque<Map<String, Value>>>,
 }
 
 impl EquivocateSign {
     pub fn new() -> Self {
         Self {
             other_side: BTreeSet::new(),
-            seen: Seen::default(),
+            earlier: BTreeMap::new(),
         }
+    }
+
+    fn values(message: &Map<String, Value>) -> Map<String, Value> {
+        VALUE_FIELDS
+            .iter()
+            .filter_map(|f| message.get(*f).map(|v| (f.to_string(), v.clone())))
+            .collect()
     }
 }
 
@@ -54,8 +66,23 @@ impl Adversary for EquivocateSign {
     }
 
     fn on_message(&mut self, msg: &Envelope, run: &RunInfo, rng: &mut StdRng, out: &mut Actions) {
-        if let Some(message) = msg.json() {
-            self.seen.learn(&message);
+        let Some(message) = msg.json() else { return };
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let now = Self::values(&message);
+        if now.is_empty() {
+            return;
+        }
+        let earlier = self.earlier.entry(kind).or_default();
+        let other = earlier.iter().filter(|v| **v != now).last().cloned();
+        if !earlier.contains(&now) {
+            earlier.push_back(now.clone());
+            if earlier.len() > KEPT {
+                earlier.pop_front();
+            }
         }
         let Some(mut message) = byzantine_json(msg, run) else {
             return;
@@ -63,20 +90,12 @@ impl Adversary for EquivocateSign {
         if out.fate.is_some() || !self.other_side.contains(&(msg.from, msg.to)) {
             return;
         }
-        let mut changed = Vec::new();
-        for field in VALUE_FIELDS {
-            if let Some(now) = message.get(field).cloned() {
-                let other = self
-                    .seen
-                    .other_than(field, &now, rng)
-                    .unwrap_or_else(|| perturb(&now, rng));
-                message.insert(field.to_string(), other.clone());
-                changed.push(json!({"field": field, "told_others": now, "told_this_peer": other}));
-            }
-        }
-        if changed.is_empty() {
-            return;
-        }
+        let told = other.unwrap_or_else(|| {
+            now.iter()
+                .map(|(f, v)| (f.clone(), perturb(v, rng)))
+                .collect()
+        });
+        message.extend(told.clone());
         let signed = resign(&mut message, msg.from, run);
         out.decide(Fate::Replace {
             payload: to_payload(&message),
@@ -85,7 +104,7 @@ impl Adversary for EquivocateSign {
             self.name(),
             msg,
             "equivocate",
-            json!({"fields": changed, "resigned": signed}),
+            json!({"told_others": now, "told_this_peer": told, "resigned": signed}),
         ));
     }
 }

@@ -1,7 +1,10 @@
 //! `replay`: a Byzantine node re-sends messages seen earlier on the wire (its own or
-//! relayed from others, signatures intact), later, possibly to other peers.
+//! relayed from others, signatures intact), later, possibly to other peers. With
+//! `as_own`, it passes them off as its own: `from` set to itself and re-signed (a backup
+//! sending a primary's proposal as if it were the primary's peer, say).
 
 use super::note;
+use crate::canonical::{resign, to_payload};
 use crate::{Adversary, RunInfo};
 use rand::rngs::StdRng;
 use rand::RngExt;
@@ -14,13 +17,15 @@ const KEPT: usize = 256;
 
 pub struct Replay {
     pub probability: f64,
+    pub as_own: bool,
     earlier: VecDeque<Envelope>,
 }
 
 impl Replay {
-    pub fn new(probability: f64) -> Self {
+    pub fn new(probability: f64, as_own: bool) -> Self {
         Self {
             probability,
+            as_own,
             earlier: VecDeque::new(),
         }
     }
@@ -39,15 +44,20 @@ impl Adversary for Replay {
             let old = &self.earlier[rng.random_range(0..self.earlier.len())];
             let peers = run.peers_of(msg.from);
             let to = peers[rng.random_range(0..peers.len())];
-            out.inject.push(Injection {
-                to,
-                payload: old.payload.clone(),
-            });
+            let payload = match (self.as_own, old.json()) {
+                (true, Some(mut message)) => {
+                    message.insert("from".into(), json!(msg.from));
+                    resign(&mut message, msg.from, run);
+                    to_payload(&message)
+                }
+                _ => old.payload.clone(),
+            };
+            out.inject.push(Injection { to, payload });
             out.notes.push(note(
                 self.name(),
                 msg,
                 "replay",
-                json!({"replayed_to": to, "originally": {"from": old.from, "to": old.to, "time": old.time}}),
+                json!({"replayed_to": to, "as_own": self.as_own, "originally": {"from": old.from, "to": old.to, "time": old.time}}),
             ));
         }
         self.earlier.push_back(msg.clone());

@@ -51,6 +51,13 @@ pub enum Command {
 
     /// List the built-in adversaries and their parameters.
     Adversaries,
+
+    /// Rebuild a run folder's report.html from the folder alone.
+    Report {
+        /// The run folder.
+        #[arg(value_name = "RUN_DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args).unwrap_or_else(report),
         Command::Gc => gc().unwrap_or_else(report),
+        Command::Report { dir } => match traitor_reports::write_run_report(&dir) {
+            Ok(path) => {
+                println!("{}", path.display());
+                exit::Outcome::AsExpected
+            }
+            Err(e) => report(exit::Failure::usage(e.to_string())),
+        },
         Command::Adversaries => {
             for (name, params, what) in traitor_adversaries::spec::CATALOGUE {
                 println!("{name:<16} {params:<18} {what}");

@@ -340,14 +340,17 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
         "verdict.json",
         &json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks}),
     )?;
+    let report = traitor_reports::write_run_report(&store.dir)
+        .map_err(|e| Failure::harness(format!("writing the run report: {e}")))?;
     if args.json {
         println!(
             "{}",
-            json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks, "seed": plan.seed})
+            json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks, "seed": plan.seed, "report": report})
         );
     } else {
         println!("{}", table(std::slice::from_ref(&verdict)));
         print!("{}", details(std::slice::from_ref(&verdict)));
+        println!("report {}", report.display());
         println!(
             "seed {} | verdict {} | run folder {}",
             plan.seed,

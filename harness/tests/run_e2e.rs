@@ -79,6 +79,7 @@ fn assert_every_check_holds(verdict: &Value) {
         "metrics.jsonl",
         "trace.jsonl",
         "verdict.json",
+        "report.html",
     ] {
         assert!(
             run_dir.join(file).is_file(),

@@ -77,7 +77,7 @@ impl Adversary for EquivocateSign {
             return;
         }
         let earlier = self.earlier.entry(kind).or_default();
-        let other = earlier.iter().filter(|v| **v != now).last().cloned();
+        let other = earlier.iter().rev().find(|v| **v != now).cloned();
         if !earlier.contains(&now) {
             earlier.push_back(now.clone());
             if earlier.len() > KEPT {

@@ -23,20 +23,10 @@ fn brief(e: &LogEntry) -> Value {
 }
 
 pub fn check(run: &RunFolder) -> CheckResult {
-    let Some(manifest) = &run.manifest else {
-        return CheckResult::unknown(NAME, "no manifest.json: which nodes are correct is unknown");
+    let (_, reads) = match run.correct_reads() {
+        Ok(found) => found,
+        Err(why) => return CheckResult::unknown(NAME, why),
     };
-    let reads: Vec<_> = run
-        .commits
-        .iter()
-        .filter(|r| manifest.is_correct(r.node))
-        .collect();
-    if reads.is_empty() {
-        return CheckResult::unknown(
-            NAME,
-            "no committed log of a correct node was recorded (commits.jsonl)",
-        );
-    }
     let mut violations = Vec::new();
     // Per (node, incarnation): what it showed at each seq, and its highest committed height.
     let mut shown: HashMap<(NodeId, u32), (BTreeMap<u64, LogEntry>, u64)> = HashMap::new();

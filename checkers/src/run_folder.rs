@@ -100,6 +100,24 @@ impl RunFolder {
             .extend(warnings.into_iter().map(|w| format!("{file}: {w}")));
     }
 
+    /// The manifest and the committed-log reads of correct nodes, or why there are none to
+    /// judge (for the checkers that read committed logs).
+    pub fn correct_reads(&self) -> Result<(&Manifest, Vec<&CommitRead>), &'static str> {
+        let manifest = self
+            .manifest
+            .as_ref()
+            .ok_or("no manifest.json: which nodes are correct is unknown")?;
+        let reads: Vec<&CommitRead> = self
+            .commits
+            .iter()
+            .filter(|r| manifest.is_correct(r.node))
+            .collect();
+        if reads.is_empty() {
+            return Err("no committed log of a correct node was recorded (commits.jsonl)");
+        }
+        Ok((manifest, reads))
+    }
+
     /// The model named by the manifest, if it is one the linearizability checker knows.
     pub fn manifest_model(&self) -> Option<&str> {
         self.manifest.as_ref()?.model.as_deref()

@@ -24,8 +24,9 @@ fn same_op(entry: &Value, f: &str, key: &Option<Value>, value: &Value) -> bool {
 }
 
 pub fn check(run: &RunFolder) -> CheckResult {
-    let Some(manifest) = &run.manifest else {
-        return CheckResult::unknown(NAME, "no manifest.json: which nodes are correct is unknown");
+    let (manifest, reads) = match run.correct_reads() {
+        Ok(found) => found,
+        Err(why) => return CheckResult::unknown(NAME, why),
     };
     let Some(events) = &run.events else {
         return CheckResult::unknown(
@@ -42,17 +43,6 @@ pub fn check(run: &RunFolder) -> CheckResult {
         return CheckResult::unknown(
             NAME,
             "the history's invokes carry no client/req ids to trace entries to",
-        );
-    }
-    let reads: Vec<_> = run
-        .commits
-        .iter()
-        .filter(|r| manifest.is_correct(r.node))
-        .collect();
-    if reads.is_empty() {
-        return CheckResult::unknown(
-            NAME,
-            "no committed log of a correct node was recorded (commits.jsonl)",
         );
     }
     let someone_byzantine = !manifest.byzantine.is_empty();

@@ -9,11 +9,13 @@
 
 pub mod builtin;
 pub mod canonical;
+pub mod plugin;
 pub mod spec;
 
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use std::collections::BTreeMap;
+use std::time::Duration;
 use traitor_model::wire::{Actions, Envelope};
 use traitor_model::NodeId;
 
@@ -56,6 +58,11 @@ pub trait Adversary: Send {
     /// Sees one message; decides its fate (if not yet decided) and may add messages. Every
     /// action taken must leave a note in `out.notes`.
     fn on_message(&mut self, msg: &Envelope, run: &RunInfo, rng: &mut StdRng, out: &mut Actions);
+
+    /// Called about every 100 ms with the time since the run started, so an adversary can
+    /// speak when no message prompts it (only `out.inject` and notes make sense here). Most
+    /// adversaries only react to messages: the default does nothing.
+    fn on_tick(&mut self, _now: Duration, _run: &RunInfo, _rng: &mut StdRng, _out: &mut Actions) {}
 }
 
 /// Several adversaries acting together on one run.
@@ -88,6 +95,15 @@ impl Chain {
         let mut out = Actions::default();
         for a in self.adversaries.iter_mut() {
             a.on_message(msg, &self.run, &mut self.rng, &mut out);
+        }
+        out
+    }
+
+    /// What the adversaries do on a tick, `now` after the run started.
+    pub fn on_tick(&mut self, now: Duration) -> Actions {
+        let mut out = Actions::default();
+        for a in self.adversaries.iter_mut() {
+            a.on_tick(now, &self.run, &mut self.rng, &mut out);
         }
         out
     }

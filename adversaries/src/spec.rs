@@ -1,11 +1,15 @@
 //! `--adversary NAME[:key=value,...]`: parsing an adversary from the command line.
 
 use crate::builtin::{Corrupt, EquivocateSign, Impersonate, Mutate, Omit, Replay};
+use crate::plugin::{Plugin, DEFAULT_LIMIT};
 use crate::Adversary;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
 
-/// The built-in adversaries, their parameters and what they do (for help and errors).
-pub const CATALOGUE: [(&str, &str, &str); 6] = [
+/// The adversaries, their parameters and what they do (for help and errors): the built-ins,
+/// then `plugin`, which is given as `plugin:PATH[,timeout=1s]`.
+pub const CATALOGUE: [(&str, &str, &str); 7] = [
     (
         "corrupt",
         "p=0.2 bits=false",
@@ -36,11 +40,19 @@ pub const CATALOGUE: [(&str, &str, &str); 6] = [
         "",
         "conflicting, validly signed values (digest, value, ...) to half of the peers",
     ),
+    (
+        "plugin",
+        "PATH timeout=1s",
+        "plugin:PATH: an executable speaking JSON lines (docs/writing-an-adversary.md)",
+    ),
 ];
 
 /// Parses one `--adversary` value. Errors name the adversary or parameter and what is right.
 pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
     let (name, params) = spec.split_once(':').unwrap_or((spec, ""));
+    if name == "plugin" {
+        return plugin(params);
+    }
     let mut params = Params::parse(name, params)?;
     let adversary: Box<dyn Adversary> = match name {
         "corrupt" => Box::new(Corrupt {
@@ -72,7 +84,11 @@ pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
         }
         "equivocate-sign" => Box::new(EquivocateSign::new()),
         other => {
-            let names: Vec<&str> = CATALOGUE.iter().map(|(n, _, _)| *n).collect();
+            let names: Vec<&str> = CATALOGUE
+                .iter()
+                .map(|(n, _, _)| *n)
+                .filter(|n| *n != "plugin")
+                .collect();
             return Err(format!(
                 "unknown adversary {other:?}; built in: {}, or plugin:PATH",
                 names.join(", ")
@@ -81,6 +97,39 @@ pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
     };
     params.finish()?;
     Ok(adversary)
+}
+
+/// `plugin:PATH[,timeout=1s]`: the path must name an executable file.
+fn plugin(params: &str) -> Result<Box<dyn Adversary>, String> {
+    let (path, params) = params.split_once(',').unwrap_or((params, ""));
+    if path.is_empty() {
+        return Err("plugin needs the path of an executable: plugin:PATH[,timeout=1s]".into());
+    }
+    let mut params = Params::parse("plugin", params)?;
+    let limit = params.duration("timeout", DEFAULT_LIMIT)?;
+    params.finish()?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "plugin:{path}: {e} (give the path of an executable, relative to where traitor runs)"
+        )
+    })?;
+    if !meta.is_file() || !is_executable(&meta) {
+        return Err(format!(
+            "plugin:{path}: not an executable file (a script needs a #! line and chmod +x)"
+        ));
+    }
+    Ok(Box::new(Plugin::new(Path::new(path), limit)))
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    true
 }
 
 struct Params {
@@ -135,6 +184,29 @@ impl Params {
         }
     }
 
+    /// A positive duration up to a minute: `250ms`, `1s`, `1.5s`.
+    fn duration(&mut self, key: &str, default: Duration) -> Result<Duration, String> {
+        let Some(v) = self.take(key) else {
+            return Ok(default);
+        };
+        let (number, unit) = match v.strip_suffix("ms") {
+            Some(ms) => (ms, 1e-3),
+            None => (v.strip_suffix('s').unwrap_or("?"), 1.0),
+        };
+        number
+            .parse::<f64>()
+            .ok()
+            .map(|x| x * unit)
+            .filter(|secs| *secs > 0.0 && *secs <= 60.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                format!(
+                    "adversary {}: {key}={v:?} must be a duration above 0 and at most 60s, like 500ms or 2s",
+                    self.adversary
+                )
+            })
+    }
+
     fn flag(&mut self, key: &str) -> Result<bool, String> {
         match self.take(key).as_deref() {
             None | Some("false") => Ok(false),
@@ -174,8 +246,8 @@ mod tests {
             parse("omit:peers=2,types=commit+prepare").unwrap().name(),
             "omit"
         );
-        for (name, _, _) in CATALOGUE {
-            assert_eq!(parse(name).unwrap().name(), name);
+        for (name, _, _) in CATALOGUE.iter().filter(|(n, _, _)| *n != "plugin") {
+            assert_eq!(parse(name).unwrap().name(), *name);
         }
     }
 
@@ -186,5 +258,25 @@ mod tests {
         assert!(err("corrupt:p=2").contains("between 0 and 1"));
         assert!(err("corrupt:q=1").contains("unknown parameter \"q\""));
         assert!(err("mutate:rounds").contains("key=value"));
+        assert!(!err("lie").contains("plugin,"), "plugin is not a built-in");
+    }
+
+    #[test]
+    fn plugins_need_an_executable_and_take_a_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("p.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let spec = format!("plugin:{}", script.display());
+        let err = |s: &str| parse(s).err().unwrap();
+        assert!(err(&spec).contains("not an executable file"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(parse(&spec).unwrap().name(), spec);
+        assert!(parse(&format!("{spec},timeout=250ms")).is_ok());
+        assert!(err(&format!("{spec},timeout=0s")).contains("above 0"));
+        assert!(err(&format!("{spec},timeout=1")).contains("like 500ms"));
+        assert!(err(&format!("{spec},wait=1s")).contains("unknown parameter \"wait\""));
+        assert!(err("plugin:").contains("needs the path"));
+        assert!(err("plugin:/no/such/file").contains("No such file"));
     }
 }

@@ -1,25 +1,110 @@
 //! The run's adversaries as the proxy's interceptor: every message goes through the chain,
 //! and every action taken is written to `faults.jsonl`, the ground truth of what each
-//! Byzantine node did wrong and when.
+//! Byzantine node did wrong and when. The same chain is ticked about every 100 ms
+//! ([`tick_adversaries`]) so adversaries can speak unprompted.
+//!
+//! An adversary that fails (a plugin that hung, crashed or answered garbage) makes the
+//! chain's answer carry a fatal error: it is recorded once in `faults.jsonl` and sent on a
+//! watch channel, which `run_plan` selects on to end the run as a harness failure.
 
+use crate::exit::Failure;
+use crate::stop::stopped;
 use crate::store::Jsonl;
-use std::sync::Mutex;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use traitor_adversaries::Chain;
 use traitor_model::wire::{Actions, Envelope};
-use traitor_model::FaultRecord;
-use traitor_proxy::Interceptor;
+use traitor_model::{FaultRecord, NodeId};
+use traitor_proxy::{Interceptor, LinkControl};
 
-/// The chain behind a lock (the proxy calls it from every connection's task).
+/// How often the adversaries are ticked.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The chain behind one lock, shared by the proxy (every connection's task calls it) and
+/// the tick task.
 pub struct AdversaryHook {
-    chain: Mutex<Chain>,
+    chain: Arc<Mutex<Chain>>,
     faults: Jsonl,
+    run_start: Instant,
+    fatal: watch::Sender<Option<String>>,
 }
 
 impl AdversaryHook {
-    pub fn new(chain: Chain, faults: Jsonl) -> Self {
+    /// The hook; the first fatal error of an adversary is sent on `fatal`.
+    pub fn new(
+        chain: Chain,
+        faults: Jsonl,
+        run_start: Instant,
+        fatal: watch::Sender<Option<String>>,
+    ) -> Self {
         Self {
-            chain: Mutex::new(chain),
+            chain: Arc::new(Mutex::new(chain)),
             faults,
+            run_start,
+            fatal,
+        }
+    }
+
+    /// What the chain does on a tick now, recorded like the answers to messages.
+    pub fn tick(&self) -> Actions {
+        let now = self.run_start.elapsed();
+        let actions = self.call(|chain| chain.on_tick(now));
+        self.record(now.as_nanos() as u64, None, &actions);
+        actions
+    }
+
+    /// Runs `f` on the chain. A plugin may take up to its time limit to answer, so on a
+    /// multi-threaded runtime the worker thread hands its other tasks over while waiting.
+    fn call(&self, f: impl FnOnce(&mut Chain) -> Actions) -> Actions {
+        let run = || f(&mut self.chain.lock().unwrap_or_else(|p| p.into_inner()));
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+            _ => run(),
+        }
+    }
+
+    /// Writes every note to `faults.jsonl` and passes on the first fatal error.
+    fn record(&self, time: u64, link: Option<(NodeId, NodeId)>, actions: &Actions) {
+        for note in &actions.notes {
+            let kind = note["action"].as_str().unwrap_or("adversary").to_string();
+            let nodes = match link {
+                Some((from, to)) => vec![from, to],
+                None => ["from", "to"]
+                    .iter()
+                    .filter_map(|k| note[*k].as_u64().map(|n| n as NodeId))
+                    .collect(),
+            };
+            self.append(FaultRecord {
+                time,
+                kind,
+                nodes,
+                detail: note.clone(),
+            });
+        }
+        if let Some(why) = &actions.fatal {
+            let first = self.fatal.send_if_modified(|fatal| {
+                let first = fatal.is_none();
+                if first {
+                    *fatal = Some(why.clone());
+                }
+                first
+            });
+            if first {
+                self.append(FaultRecord {
+                    time,
+                    kind: "adversary-failed".into(),
+                    nodes: Vec::new(),
+                    detail: Value::String(why.clone()),
+                });
+            }
+        }
+    }
+
+    fn append(&self, record: FaultRecord) {
+        if let Err(e) = self.faults.append(&record) {
+            tracing::warn!("recording an adversary action: {e}");
         }
     }
 }
@@ -35,23 +120,43 @@ impl std::fmt::Debug for AdversaryHook {
 
 impl Interceptor for AdversaryHook {
     fn intercept(&self, envelope: &Envelope) -> Actions {
-        let actions = self
-            .chain
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .on_message(envelope);
-        for note in &actions.notes {
-            let kind = note["action"].as_str().unwrap_or("adversary").to_string();
-            let record = FaultRecord {
-                time: envelope.time,
-                kind,
-                nodes: vec![envelope.from, envelope.to],
-                detail: note.clone(),
-            };
-            if let Err(e) = self.faults.append(&record) {
-                tracing::warn!("recording an adversary action: {e}");
+        let actions = self.call(|chain| chain.on_message(envelope));
+        self.record(envelope.time, Some((envelope.from, envelope.to)), &actions);
+        actions
+    }
+}
+
+/// Ticks the adversaries every [`TICK`] until stopped, sending what they add on the proxy.
+pub async fn tick_adversaries(
+    hook: Arc<AdversaryHook>,
+    links: LinkControl,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Failure> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stopped(&mut stop) => return Ok(()),
+        }
+        let ticked = Arc::clone(&hook);
+        let actions = tokio::task::spawn_blocking(move || ticked.tick())
+            .await
+            .map_err(|e| Failure::harness(format!("ticking the adversaries: {e}")))?;
+        for added in actions.inject {
+            if !links.inject(added.from, added.to, &added.payload) {
+                tracing::debug!(
+                    "no open link {}->{} for a message an adversary added on a tick",
+                    added.from,
+                    added.to
+                );
             }
         }
-        actions
+    }
+}
+
+/// Resolves with the first fatal error of an adversary; never, if none comes.
+pub async fn failed(fatal: &mut watch::Receiver<Option<String>>) -> String {
+    match fatal.wait_for(Option::is_some).await {
+        Ok(why) => why.clone().unwrap_or_default(),
+        Err(_) => std::future::pending().await,
     }
 }

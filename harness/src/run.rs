@@ -285,10 +285,18 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     let backend = Arc::new(Mutex::new(backend));
     let mut proxy: Option<Proxy> = None;
     let run_start = Instant::now();
+    let (fatal, mut adversary_failed) = watch::channel(None);
 
     let driven = tokio::select! {
-        result = drive(&plan, &store, &backend, run_start, &mut manifest, &mut proxy, &progress) => result,
+        result = drive(&plan, &store, &backend, run_start, &mut manifest, &mut proxy, &progress, fatal) => result,
         signal = shutdown_signal() => Err(Failure::harness(format!("interrupted by {signal}; tearing down, the run folder keeps what was recorded"))),
+        why = crate::adversary::failed(&mut adversary_failed) => Err(adversary_failure(&why)),
+    };
+    // An adversary may also fail after the run's last step, while nothing was listening.
+    let late = adversary_failed.borrow().clone();
+    let driven = match (driven, late) {
+        (Ok(()), Some(why)) => Err(adversary_failure(&why)),
+        (driven, _) => driven,
     };
 
     progress.phase("collecting logs and tearing down");
@@ -365,7 +373,17 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     })
 }
 
-/// The part of a run that owns live tasks; dropping it (on a signal) stops them all.
+/// The run ended because an adversary failed: a harness failure, since the Byzantine nodes
+/// no longer did what was asked, with what the adversary did.
+fn adversary_failure(why: &str) -> Failure {
+    Failure::harness(format!(
+        "{why}; the run was stopped and torn down (faults.jsonl records it as adversary-failed)"
+    ))
+}
+
+/// The part of a run that owns live tasks; dropping it (on a signal or an adversary's
+/// failure) stops them all.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     plan: &Plan,
     store: &RunStore,
@@ -374,6 +392,7 @@ async fn drive(
     manifest: &mut Manifest,
     proxy_slot: &mut Option<Proxy>,
     progress: &Progress,
+    fatal: watch::Sender<Option<String>>,
 ) -> Result<(), Failure> {
     let harness = |what: &str| {
         let what = what.to_string();
@@ -389,7 +408,10 @@ async fn drive(
     let node_spec = &plan.target.spec.node;
     let keys = Keys::generate(n, plan.seed);
     let faults = store.jsonl("faults.jsonl")?;
-    let interceptor = adversary_hook(plan, &keys, faults.clone())?;
+    let hook = adversary_hook(plan, &keys, faults.clone(), run_start, fatal)?;
+    let interceptor = hook
+        .clone()
+        .map(|hook| hook as Arc<dyn traitor_proxy::Interceptor>);
     let proxy = Proxy::start(ProxyConfig {
         listen_ip: addressing.proxy_ip,
         nodes: (0..n)
@@ -462,7 +484,7 @@ async fn drive(
     ));
 
     let mut nemesis = Nemesis::new(
-        links,
+        links.clone(),
         backend.clone(),
         apis.clone(),
         faults,
@@ -491,6 +513,13 @@ async fn drive(
         run_start,
         background_stopped.clone(),
     ));
+    if let Some(hook) = hook {
+        background.spawn(crate::adversary::tick_adversaries(
+            hook,
+            links,
+            background_stopped.clone(),
+        ));
+    }
     background.spawn(show_progress(
         progress.clone(),
         counters.clone(),
@@ -630,12 +659,15 @@ fn byzantine_nodes(args: &RunArgs, n: u32, seed: u64) -> Result<Vec<NodeId>, Fai
     Ok(nodes)
 }
 
-/// The run's adversaries as the proxy's interceptor, holding the Byzantine nodes' keys only.
+/// The run's adversaries, holding the Byzantine nodes' keys only, started (a plugin that
+/// cannot start is a harness failure) and ready to be the proxy's interceptor.
 fn adversary_hook(
     plan: &Plan,
     keys: &Keys,
     faults: Jsonl,
-) -> Result<Option<Arc<dyn traitor_proxy::Interceptor>>, Failure> {
+    run_start: Instant,
+    fatal: watch::Sender<Option<String>>,
+) -> Result<Option<Arc<crate::adversary::AdversaryHook>>, Failure> {
     if plan.adversaries.is_empty() {
         return Ok(None);
     }
@@ -661,8 +693,8 @@ fn adversary_hook(
         run,
         StdRng::seed_from_u64(plan.seed ^ 0x7472_6169_746f_7273),
     )
-    .map_err(Failure::usage)?;
+    .map_err(Failure::harness)?;
     Ok(Some(Arc::new(crate::adversary::AdversaryHook::new(
-        chain, faults,
+        chain, faults, run_start, fatal,
     ))))
 }

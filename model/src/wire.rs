@@ -41,9 +41,12 @@ pub enum Fate {
     },
 }
 
-/// A message an adversary adds: sent on the link from the same Byzantine sender to `to`.
+/// A message an adversary adds: sent on the link from the Byzantine node `from` to `to`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Injection {
+    /// The sender, always a Byzantine node: a message seen from a Byzantine node is usually
+    /// answered from that node, and a tick (which has no message) must name one.
+    pub from: NodeId,
     pub to: NodeId,
     pub payload: Vec<u8>,
 }
@@ -56,6 +59,10 @@ pub struct Actions {
     pub inject: Vec<Injection>,
     /// What was done and why, for `faults.jsonl` (the ground truth of misbehaviour).
     pub notes: Vec<serde_json::Value>,
+    /// Why the adversaries cannot go on (a plugin that hung, crashed or answered garbage):
+    /// the run must end as a harness failure, since what the Byzantine nodes did is no
+    /// longer what was asked for. The first adversary to fail is the one reported.
+    pub fatal: Option<String>,
 }
 
 impl Actions {
@@ -66,5 +73,12 @@ impl Actions {
         }
         self.fate = Some(fate);
         true
+    }
+
+    /// Records why the adversaries cannot go on, unless an earlier one already failed.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        if self.fatal.is_none() {
+            self.fatal = Some(why.into());
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::NodeId;
+use crate::{cut, Framing, NodeId};
 
 /// The faults currently applied to one directed link. The default is a clean link.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -188,11 +188,27 @@ impl LinkTable {
 #[derive(Clone)]
 pub struct LinkControl {
     table: Arc<LinkTable>,
+    /// How the run's messages are framed, so injected payloads go out as whole messages.
+    framing: Framing,
 }
 
 impl LinkControl {
-    pub(crate) fn new(table: Arc<LinkTable>) -> LinkControl {
-        LinkControl { table }
+    pub(crate) fn new(table: Arc<LinkTable>, framing: Framing) -> LinkControl {
+        LinkControl { table, framing }
+    }
+
+    /// Sends `payload` (a message without its framing) on the link `from` -> `to`, framed
+    /// as the run frames messages, on the link's newest connection: what an adversary does
+    /// when it speaks on its own initiative rather than in answer to a message. False when
+    /// the message could not be sent: no connection is open on the link yet, a node is not
+    /// part of the run, or the framing is `stream` (which has no messages to add).
+    pub fn inject(&self, from: NodeId, to: NodeId, payload: &[u8]) -> bool {
+        if !self.framing.is_framed() {
+            return false;
+        }
+        self.table
+            .get(from, to)
+            .is_some_and(|link| link.inject(cut::frame(self.framing, payload)))
     }
 
     fn update(&self, from: NodeId, to: NodeId, what: &str, change: impl FnOnce(&mut LinkRule)) {
@@ -277,7 +293,7 @@ mod tests {
 
     #[test]
     fn rules_change_only_the_named_direction_and_heal_all_clears_everything() {
-        let control = LinkControl::new(Arc::new(LinkTable::new(&[0, 1])));
+        let control = LinkControl::new(Arc::new(LinkTable::new(&[0, 1])), Framing::Len32Json);
         control.partition(0, 1);
         control.drop(0, 1, 1.5);
         control.delay(1, 0, Duration::from_millis(5), Duration::ZERO);
@@ -303,7 +319,7 @@ mod tests {
 
     #[test]
     fn nan_probability_counts_as_zero() {
-        let control = LinkControl::new(Arc::new(LinkTable::new(&[0, 1])));
+        let control = LinkControl::new(Arc::new(LinkTable::new(&[0, 1])), Framing::Len32Json);
         control.duplicate(0, 1, f64::NAN);
         control.reorder(0, 1, -1.0);
         assert!(!control.rule(0, 1).unwrap().needs_decisions());

@@ -302,11 +302,11 @@ impl Pipe {
             };
             let actions = interceptor.intercept(&envelope);
             for added in actions.inject {
-                let link = self.table.get(self.link.from, added.to);
+                let link = self.table.get(added.from, added.to);
                 if !link.is_some_and(|l| l.inject(cut::frame(self.framing, &added.payload))) {
                     tracing::debug!(
                         "proxy: no open link {}->{} for an injected message",
-                        self.link.from,
+                        added.from,
                         added.to
                     );
                 }

@@ -10,12 +10,13 @@ use tokio::sync::{mpsc, watch};
 use crate::connection::{listen, Shared, TaskGuard};
 use crate::links::{LinkControl, LinkStats, LinkTable};
 use crate::trace::Trace;
-use crate::{NodeId, ProxyConfig};
+use crate::{Framing, NodeId, ProxyConfig};
 
 /// A running proxy. Dropping it stops its listeners and connections without waiting;
 /// [`Proxy::shutdown`] also waits for them and flushes the trace.
 pub struct Proxy {
     listen_ip: IpAddr,
+    framing: Framing,
     endpoints: HashMap<NodeId, SocketAddr>,
     table: Arc<LinkTable>,
     trace: Arc<Trace>,
@@ -81,6 +82,7 @@ impl Proxy {
         }
         Ok(Proxy {
             listen_ip: config.listen_ip,
+            framing: config.framing,
             endpoints,
             table,
             trace,
@@ -108,7 +110,7 @@ impl Proxy {
 
     /// The handle that sets fault rules on links; clone it freely.
     pub fn links(&self) -> LinkControl {
-        LinkControl::new(Arc::clone(&self.table))
+        LinkControl::new(Arc::clone(&self.table), self.framing)
     }
 
     /// Counters of every directed link, sorted by (from, to).

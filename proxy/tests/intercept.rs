@@ -31,6 +31,7 @@ impl Interceptor for Traitor {
         }
         if envelope.to == 1 && seq != 99 {
             actions.inject.push(Injection {
+                from: 0,
                 to: 2,
                 payload: br#"{"from":0,"type":"x","seq":99}"#.to_vec(),
             });
@@ -82,4 +83,33 @@ async fn an_interceptor_drops_replaces_and_injects() {
     let stats = cluster.proxy.stats();
     let link = stats.iter().find(|s| s.from == 0 && s.to == 1).unwrap();
     assert_eq!(link.dropped, 1);
+}
+
+#[tokio::test]
+async fn link_control_injects_framed_messages_on_open_links_only() {
+    let cluster = Cluster::start(3, Options::framing(Framing::Len32Json)).await;
+    let links = cluster.proxy.links();
+    assert!(
+        !links.inject(0, 2, br#"{"seq":1}"#),
+        "no connection is open on 0->2 yet"
+    );
+    let (mut to_two, mut at_two) = cluster.connect(0, 2).await;
+    // One message through proves the pipe carrying 0->2 is up.
+    send_all(&mut to_two, &[json_message("prepare", 1)]).await;
+    assert_eq!(seq_of(&read_len32(&mut at_two, PATIENCE).await.unwrap()), 1);
+    assert!(links.inject(0, 2, br#"{"from":0,"type":"tick","seq":42}"#));
+    assert_eq!(
+        seq_of(&read_len32(&mut at_two, PATIENCE).await.unwrap()),
+        42,
+        "the injected payload arrives framed as a whole message"
+    );
+    assert!(!links.inject(0, 7, b"{}"), "node 7 is not part of the run");
+    assert!(!links.inject(1, 2, b"{}"), "no connection is open on 1->2");
+
+    let stream = Cluster::start(2, Options::framing(Framing::Stream)).await;
+    let (_to_one, _at_one) = stream.connect(0, 1).await;
+    assert!(
+        !stream.proxy.links().inject(0, 1, b"x"),
+        "a stream has no messages to add"
+    );
 }

@@ -38,6 +38,7 @@ impl Adversary for Impersonate {
             message.insert("sig".into(), Value::String(hex::encode(sig.to_bytes())));
         }
         out.inject.push(Injection {
+            from: msg.from,
             to: msg.to,
             payload: to_payload(&message),
         });

@@ -52,7 +52,11 @@ impl Adversary for Replay {
                 }
                 _ => old.payload.clone(),
             };
-            out.inject.push(Injection { to, payload });
+            out.inject.push(Injection {
+                from: msg.from,
+                to,
+                payload,
+            });
             out.notes.push(note(
                 self.name(),
                 msg,

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""A Byzantine pbft primary that tells one replica a different story, then goes silent.
+
+For every pre-prepare a Byzantine node sends, the replica it picked as its victim (its
+highest-numbered peer) receives a conflicting one instead: the same view and sequence
+number, a request whose written value differs, the matching digest, and a valid signature
+made with the Byzantine node's own key. The node's commits to the victim name the
+victim's digest too, so the lie is consistent. After lying about SILENT_AFTER sequence
+numbers (environment variable, default 3) the node drops everything it sends, which
+forces a view change: the new primary then has to choose between the certificates of the
+replicas that were told different things.
+
+A correct pbft (2f+1 prepares with matching digests) shrugs this off: the victim never
+gets a prepare quorum for its story. The `prepare-ignores-digest` variant does not, and
+commits different requests at one sequence number: an agreement violation.
+
+The protocol: one JSON object per line on stdin, one answer per line on stdout (see
+docs/writing-an-adversary.md). Standard library only, plus ed25519.py next to this file.
+"""
+
+import hashlib
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ed25519  # noqa: E402  (next to this file)
+
+SILENT_AFTER = int(os.environ.get("SILENT_AFTER", "3"))
+
+
+def canonical(value):
+    """The canonical JSON pbft signs and digests: sorted keys, no whitespace."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sign(message, key):
+    """Signs `message` (a dict) in place with the 32-byte `key`."""
+    unsigned = {k: v for k, v in message.items() if k != "sig"}
+    message["sig"] = ed25519.sign(key, canonical(unsigned).encode()).hex()
+
+
+def other_request(request):
+    """A request that conflicts with `request`: another value for the same write."""
+    lie = json.loads(json.dumps(request))
+    op = lie.get("op", {})
+    if op.get("f") == "write":
+        op["value"] = 1_000_000 + int(hashlib.sha256(canonical(op).encode()).hexdigest()[:5], 16)
+    elif op.get("f") == "cas":
+        op["value"] = [op["value"][0], 2_000_000]
+    else:  # a read or a noop: make it a write nobody asked for
+        lie["op"] = {"f": "write", "key": op.get("key", "lie"), "value": 3_000_000}
+    return lie
+
+
+class Primary:
+    def __init__(self, hello):
+        self.n = hello["n"]
+        self.keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+        self.victim = {b: max(p for p in range(self.n) if p != b) for b in self.keys}
+        self.told = {}  # (view, seq) -> the digest the victim was told
+        self.silent = set()  # Byzantine nodes that stopped talking
+
+    def message(self, request):
+        sender, to = request["from"], request["to"]
+        if sender not in self.keys or "payload" not in request:
+            return {"actions": []}
+        if sender in self.silent:
+            return {"actions": [{"action": "drop"}]}
+        try:
+            message = json.loads(request["payload"])
+        except ValueError:
+            return {"actions": []}
+        kind = message.get("type")
+        slot = (message.get("view"), message.get("seq"))
+        if kind == "pre-prepare" and message.get("request") and to == self.victim[sender]:
+            message["request"] = other_request(message["request"])
+            message["digest"] = hashlib.sha256(canonical(message["request"]).encode()).hexdigest()
+            self.told[slot] = message["digest"]
+            sign(message, self.keys[sender])
+            note = {"lie": "pre-prepare", "view": slot[0], "seq": slot[1], "digest": message["digest"]}
+            return {"actions": [{"action": "replace", "payload": json.dumps(message)}], "note": note}
+        if kind in ("prepare", "commit") and to == self.victim[sender] and slot in self.told:
+            message["digest"] = self.told[slot]
+            sign(message, self.keys[sender])
+            return {"actions": [{"action": "replace", "payload": json.dumps(message)}]}
+        if len(self.told) >= SILENT_AFTER and kind == "pre-prepare":
+            self.silent.add(sender)
+            return {"actions": [{"action": "drop"}], "note": {"silent": "from now on"}}
+        return {"actions": []}
+
+
+def main():
+    primary = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["type"] == "hello":
+            primary = Primary(request)
+            answer = {"ok": True}
+        elif request["type"] == "message":
+            answer = primary.message(request)
+        else:  # a tick: this node never speaks unprompted
+            answer = {"actions": []}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

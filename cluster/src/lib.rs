@@ -20,6 +20,7 @@ mod engine;
 mod error;
 pub mod gc;
 pub mod images;
+mod loopback;
 mod network;
 pub mod process;
 mod readiness;

@@ -14,9 +14,10 @@ use nix::unistd::Pid;
 
 use crate::cargo_build::{build_bin, Linking};
 use crate::error::{collected, ClusterError, Context, Result};
+use crate::loopback::LoopbackLease;
 use crate::{Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeSample};
 
-/// Node `i` listens on `127.0.0.<FIRST_NODE_HOST + i>`.
+/// Node `i` listens on `127.A.B.<FIRST_NODE_HOST + i>`, in the run's own leased /24.
 const FIRST_NODE_HOST: usize = 10;
 const MAX_NODES: usize = 255 - FIRST_NODE_HOST;
 
@@ -29,6 +30,8 @@ pub struct ProcessBackend {
     binary: Option<PathBuf>,
     nodes: usize,
     started: BTreeMap<NodeId, Node>,
+    /// This run's own loopback /24, taken at prepare.
+    addresses: Option<LoopbackLease>,
 }
 
 /// One started node: its arguments (for restarts) and its current process, if any.
@@ -49,11 +52,8 @@ impl ProcessBackend {
             binary: None,
             nodes: 0,
             started: BTreeMap::new(),
+            addresses: None,
         })
-    }
-
-    fn node_ip(i: usize) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, (FIRST_NODE_HOST + i) as u8))
     }
 
     fn log_path(&self, node: NodeId) -> PathBuf {
@@ -113,6 +113,7 @@ impl ProcessBackend {
             .collect();
         self.started.clear();
         self.nodes = 0;
+        self.addresses = None;
         if let Err(e) = std::fs::remove_dir_all(&self.run_dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 failures.push(format!("removing {}: {e}", self.run_dir.display()));
@@ -239,9 +240,14 @@ impl ClusterBackend for ProcessBackend {
             .context(|| format!("{}: creating {}", action(), self.run_dir.display()))?;
         self.binary = Some(binary);
         self.nodes = nodes;
+        let lease = LoopbackLease::take(&self.spec.run_id)?;
+        let node_ips = (0..nodes)
+            .map(|i| lease.ip((FIRST_NODE_HOST + i) as u8))
+            .collect();
+        self.addresses = Some(lease);
         Ok(Addressing {
             proxy_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            node_ips: (0..nodes).map(Self::node_ip).collect(),
+            node_ips,
         })
     }
 

@@ -22,9 +22,14 @@ async fn four_local_nodes_start_sample_log_and_tear_down() {
         .iter()
         .map(|ip| ip.to_string())
         .collect();
+    // Four consecutive addresses of one loopback /24 of the run's own (never 127.0.0.x).
+    let prefix = ips[0].rsplit_once('.').unwrap().0.to_string();
+    assert!(prefix.starts_with("127.") && prefix != "127.0.0", "{ips:?}");
     assert_eq!(
         ips,
-        ["127.0.0.10", "127.0.0.11", "127.0.0.12", "127.0.0.13"]
+        (10..14)
+            .map(|h| format!("{prefix}.{h}"))
+            .collect::<Vec<_>>()
     );
     for (i, ip) in addressing.node_ips.iter().enumerate() {
         cluster

@@ -12,6 +12,9 @@ pub struct Keys {
     pub secret_hex: Vec<String>,
     pub public_hex: Vec<String>,
     signing: Vec<SigningKey>,
+    /// The client authority: clients sign their requests with it so that a Byzantine node
+    /// cannot forge a request in a client's name. Only the harness's clients hold it.
+    pub client_authority: SigningKey,
 }
 
 impl Keys {
@@ -22,6 +25,7 @@ impl Keys {
         let signing: Vec<SigningKey> = (0..n)
             .map(|_| SigningKey::from_bytes(&rng.random()))
             .collect();
+        let client_authority = SigningKey::from_bytes(&rng.random());
         Self {
             secret_hex: signing.iter().map(|k| hex::encode(k.to_bytes())).collect(),
             public_hex: signing
@@ -29,7 +33,13 @@ impl Keys {
                 .map(|k| hex::encode(k.verifying_key().to_bytes()))
                 .collect(),
             signing,
+            client_authority,
         }
+    }
+
+    /// The client authority's public key, as `{client_public_key}` takes it.
+    pub fn client_public_hex(&self) -> String {
+        hex::encode(self.client_authority.verifying_key().to_bytes())
     }
 
     /// Node `node`'s signing key; handed only to adversaries, only for Byzantine nodes.

@@ -35,6 +35,8 @@ pub struct Status {
 #[derive(Clone)]
 pub struct NodeApi {
     http: reqwest::Client,
+    /// Signs client requests, when the run has a client authority.
+    authority: Option<ed25519_dalek::SigningKey>,
 }
 
 impl NodeApi {
@@ -44,7 +46,17 @@ impl NodeApi {
             .no_proxy()
             .build()
             .unwrap_or_default();
-        Self { http }
+        Self {
+            http,
+            authority: None,
+        }
+    }
+
+    /// The same client, signing every request it submits with the client authority: the
+    /// `sig` of `POST /ops` covers the canonical JSON (sorted keys) of client, req and op.
+    pub fn signing_requests(mut self, authority: ed25519_dalek::SigningKey) -> Self {
+        self.authority = Some(authority);
+        self
     }
 
     /// Submits one op. Errors are classified the Jepsen way: a refused connection means the
@@ -57,7 +69,13 @@ impl NodeApi {
         op: Value,
         timeout: Duration,
     ) -> Reply {
-        let body = json!({"client": client, "req": req, "op": op});
+        let mut body = json!({"client": client, "req": req, "op": op});
+        if let Some(authority) = &self.authority {
+            use ed25519_dalek::Signer;
+            // serde_json's map is ordered by key: this is the canonical form.
+            let signed = serde_json::to_vec(&body).unwrap_or_default();
+            body["sig"] = json!(hex::encode(authority.sign(&signed).to_bytes()));
+        }
         let sent = self
             .http
             .post(format!("http://{api}/ops"))

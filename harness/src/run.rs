@@ -17,7 +17,7 @@ use crate::progress::Progress;
 use crate::stop::stopped;
 use crate::store::{Jsonl, RunStore};
 use crate::target::Target;
-use crate::workload::{run_clients, Counters, OpMix, WorkloadConfig};
+use crate::workload::{run_clients, Clients, Counters, OpMix, WorkloadConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -236,6 +236,7 @@ impl Plan {
             ("peers", peers.to_string()),
             ("secret_key", keys.secret_hex[id as usize].clone()),
             ("public_keys", keys.public_hex.join(",")),
+            ("client_public_key", keys.client_public_hex()),
         ];
         let variant_args = self.variant.iter().flat_map(|v| v.args.iter());
         spec.args
@@ -473,15 +474,15 @@ async fn drive(
     let counters = Arc::new(Counters::default());
     let (clients_stop, clients_stopped) = watch::channel(false);
     let mut clients = JoinSet::new();
-    clients.spawn(run_clients(
-        plan.workload.clone(),
-        apis.clone(),
-        api.clone(),
+    clients.spawn(run_clients(Clients {
+        config: plan.workload.clone(),
+        nodes: apis.clone(),
+        api: api.clone().signing_requests(keys.client_authority.clone()),
         history,
         run_start,
-        clients_stopped,
-        counters.clone(),
-    ));
+        stop: clients_stopped,
+        counters: counters.clone(),
+    }));
 
     let mut nemesis = Nemesis::new(
         links.clone(),

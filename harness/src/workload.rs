@@ -93,40 +93,24 @@ pub struct Counters {
     pub info: AtomicU64,
 }
 
-/// What every client task shares.
+/// Everything the clients of a run need; each client task gets a copy.
 #[derive(Clone)]
-struct Shared {
-    config: WorkloadConfig,
-    nodes: Vec<SocketAddr>,
-    api: NodeApi,
-    history: Jsonl,
-    run_start: Instant,
-    stop: watch::Receiver<bool>,
-    counters: Arc<Counters>,
+pub struct Clients {
+    pub config: WorkloadConfig,
+    /// Every node's API address, by node id.
+    pub nodes: Vec<SocketAddr>,
+    pub api: NodeApi,
+    pub history: Jsonl,
+    pub run_start: Instant,
+    pub stop: watch::Receiver<bool>,
+    pub counters: Arc<Counters>,
 }
 
 /// Runs the clients until `stop` turns true; each finishes its op in flight first.
-pub async fn run_clients(
-    config: WorkloadConfig,
-    nodes: Vec<SocketAddr>,
-    api: NodeApi,
-    history: Jsonl,
-    run_start: Instant,
-    stop: watch::Receiver<bool>,
-    counters: Arc<Counters>,
-) -> Result<(), crate::exit::Failure> {
-    let shared = Shared {
-        config,
-        nodes,
-        api,
-        history,
-        run_start,
-        stop,
-        counters,
-    };
+pub async fn run_clients(clients: Clients) -> Result<(), crate::exit::Failure> {
     let mut slots = tokio::task::JoinSet::new();
-    for slot in 0..shared.config.concurrency {
-        slots.spawn(client(slot, shared.clone()));
+    for slot in 0..clients.config.concurrency {
+        slots.spawn(client(slot, clients.clone()));
     }
     while let Some(done) = slots.join_next().await {
         done.map_err(|e| crate::exit::Failure::harness(format!("a client task failed: {e}")))??;
@@ -135,8 +119,8 @@ pub async fn run_clients(
 }
 
 /// One client slot: a Jepsen process, replaced by a fresh one after each unknown outcome.
-async fn client(slot: usize, shared: Shared) -> Result<(), crate::exit::Failure> {
-    let Shared {
+async fn client(slot: usize, clients: Clients) -> Result<(), crate::exit::Failure> {
+    let Clients {
         config,
         nodes,
         api,
@@ -144,7 +128,7 @@ async fn client(slot: usize, shared: Shared) -> Result<(), crate::exit::Failure>
         run_start,
         stop,
         counters,
-    } = shared;
+    } = clients;
     let mut rng = StdRng::seed_from_u64(
         config
             .seed
@@ -171,7 +155,12 @@ async fn client(slot: usize, shared: Shared) -> Result<(), crate::exit::Failure>
         invoke.node = Some(node);
         invoke.client = Some(client_id.clone());
         invoke.req = Some(req);
-        let mut op = json!({"f": f, "value": value});
+        // A read carries no value: nodes re-serialise ops without nulls, and the client's
+        // signature must cover the same bytes they check.
+        let mut op = json!({"f": f});
+        if !value.is_null() {
+            op["value"] = value.clone();
+        }
         if let Some(k) = &key {
             op["key"] = json!(k);
         }

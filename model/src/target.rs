@@ -52,7 +52,8 @@ pub struct ImageSpec {
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Arguments with placeholders: `{id}`, `{n}`, `{f}`, `{ip}`, `{peer_port}`, `{api_port}`,
-    /// `{peers}`, `{secret_key}`, `{public_keys}`.
+    /// `{peers}`, `{secret_key}`, `{public_keys}`, `{client_public_key}` (the key clients
+    /// sign their requests with; only the harness holds its secret).
     pub args: Vec<String>,
     pub peer_port: u16,
     pub api_port: u16,
@@ -164,7 +165,7 @@ impl TargetSpec {
     }
 }
 
-const PLACEHOLDERS: [&str; 9] = [
+const PLACEHOLDERS: [&str; 10] = [
     "id",
     "n",
     "f",
@@ -174,6 +175,7 @@ const PLACEHOLDERS: [&str; 9] = [
     "peers",
     "secret_key",
     "public_keys",
+    "client_public_key",
 ];
 
 fn check_placeholders(arg: &str) -> Result<(), String> {

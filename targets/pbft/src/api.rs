@@ -12,20 +12,41 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::crypto::ClientAuthority;
 use crate::messages::{Op, Request};
 use crate::node::Query;
 
 /// How long `POST /ops` waits for execution before answering 504 "unknown".
 pub const OP_WAIT: Duration = Duration::from_secs(5);
 
-/// The routes, talking to the core task through `core`.
-pub fn router(core: mpsc::Sender<Query>) -> Router {
+/// What the handlers share: the channel to the core task and the client authority, if
+/// requests must be signed.
+#[derive(Clone)]
+struct ApiState {
+    core: mpsc::Sender<Query>,
+    client_authority: Option<ClientAuthority>,
+}
+
+/// The routes, talking to the core task through `core`. With a `client_authority`,
+/// `POST /ops` refuses requests it did not sign before they reach the core.
+pub fn router(core: mpsc::Sender<Query>, client_authority: Option<ClientAuthority>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/ops", post(submit))
         .route("/log", get(log))
         .route("/status", get(status))
-        .with_state(core)
+        .with_state(ApiState {
+            core,
+            client_authority,
+        })
+}
+
+fn bad_request(error: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"status": "fail", "error": error})),
+    )
+        .into_response()
 }
 
 fn unavailable() -> Response {
@@ -36,26 +57,23 @@ fn unavailable() -> Response {
         .into_response()
 }
 
-async fn submit(State(core): State<mpsc::Sender<Query>>, body: Bytes) -> Response {
+async fn submit(State(state): State<ApiState>, body: Bytes) -> Response {
     let request: Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"status": "fail", "error": format!("malformed request: {e}")})),
-            )
-                .into_response()
-        }
+        Err(e) => return bad_request(format!("malformed request: {e}")),
     };
     if request.op == Op::Noop {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"status": "fail", "error": "noop is not a client operation"})),
-        )
-            .into_response();
+        return bad_request("noop is not a client operation".into());
+    }
+    if state
+        .client_authority
+        .is_some_and(|authority| !authority.signed(&request))
+    {
+        return bad_request("request not signed by the client authority".into());
     }
     let (answer, result) = oneshot::channel();
-    if core.send(Query::Submit { request, answer }).await.is_err() {
+    let submitted = state.core.send(Query::Submit { request, answer }).await;
+    if submitted.is_err() {
         return unavailable();
     }
     match tokio::time::timeout(OP_WAIT, result).await {
@@ -73,13 +91,10 @@ struct LogParams {
     from: Option<u64>,
 }
 
-async fn log(
-    State(core): State<mpsc::Sender<Query>>,
-    UrlQuery(p): UrlQuery<LogParams>,
-) -> Response {
+async fn log(State(state): State<ApiState>, UrlQuery(p): UrlQuery<LogParams>) -> Response {
     let (answer, report) = oneshot::channel();
     let from = p.from.unwrap_or(1);
-    if core.send(Query::Log { from, answer }).await.is_err() {
+    if state.core.send(Query::Log { from, answer }).await.is_err() {
         return unavailable();
     }
     match report.await {
@@ -88,9 +103,9 @@ async fn log(
     }
 }
 
-async fn status(State(core): State<mpsc::Sender<Query>>) -> Response {
+async fn status(State(state): State<ApiState>) -> Response {
     let (answer, report) = oneshot::channel();
-    if core.send(Query::Status(answer)).await.is_err() {
+    if state.core.send(Query::Status(answer)).await.is_err() {
         return unavailable();
     }
     match report.await {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use clap::Parser;
 
 use crate::bug::Bug;
-use crate::crypto::{parse_key_hex, Keyring};
+use crate::crypto::{parse_key_hex, ClientAuthority, Keyring};
 use crate::replica::ReplicaConfig;
 
 /// One PBFT replica serving the traitor node API.
@@ -36,6 +36,10 @@ pub struct Args {
     /// Comma-separated 64-hex public keys in id order.
     #[arg(long, value_delimiter = ',')]
     pub pubkeys: Vec<String>,
+    /// Public key (64 hex) of the client authority; when given, `POST /ops` bodies and every
+    /// request replicas order must carry its signature (`sig`).
+    #[arg(long)]
+    pub client_key: Option<String>,
     /// Run with a known bug (for measuring the harness).
     #[arg(long, value_enum)]
     pub bug: Option<Bug>,
@@ -54,6 +58,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub api: SocketAddr,
     pub peers: Vec<SocketAddr>,
+    /// The authority `POST /ops` checks requests against; `None` without `--client-key` and
+    /// with `skip-signature-check`, which verifies no signatures.
+    pub client_authority: Option<ClientAuthority>,
 }
 
 impl Args {
@@ -106,6 +113,17 @@ impl Args {
                 self.id
             ));
         }
+        let client_authority = self
+            .client_key
+            .as_deref()
+            .map(|k| parse_key_hex(k).and_then(|bytes| ClientAuthority::from_bytes(&bytes)))
+            .transpose()
+            .map_err(|e| format!("--client-key: {e}"))?;
+        let keys = match client_authority {
+            Some(authority) => keys.with_client_authority(authority),
+            None => keys,
+        };
+        let checks_signatures = self.bug != Some(Bug::SkipSignatureCheck);
         Ok(Settings {
             config: ReplicaConfig {
                 id: self.id,
@@ -120,6 +138,7 @@ impl Args {
             listen: self.listen,
             api: self.api,
             peers: self.peers,
+            client_authority: client_authority.filter(|_| checks_signatures),
         })
     }
 }

@@ -71,6 +71,58 @@ pub fn request_digest(request: &Option<Request>) -> Digest {
     sha256_hex(canonical_json(request).as_bytes())
 }
 
+/// The bytes a client-authority signature covers: the canonical JSON of
+/// `{"client":..,"req":..,"op":..}` (the request without `sig`).
+pub fn request_signed_bytes(request: &Request) -> Vec<u8> {
+    canonical_json(&serde_json::json!({
+        "client": request.client,
+        "req": request.req,
+        "op": request.op,
+    }))
+    .into_bytes()
+}
+
+/// Returns `request` signed by the client authority whose secret seed is `secret` (the
+/// harness, the bench and the tests hold it; replicas never do).
+pub fn sign_request(secret: &[u8; 32], mut request: Request) -> Request {
+    let sig = SigningKey::from_bytes(secret).sign(&request_signed_bytes(&request));
+    request.sig = Some(hex::encode(sig.to_bytes()));
+    request
+}
+
+/// The client authority's public key (`--client-key`): with it configured, replicas order
+/// and execute only requests it signed, so a Byzantine replica cannot act in a client's name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClientAuthority(VerifyingKey);
+
+impl ClientAuthority {
+    /// Builds the authority from its public key; fails if the key is not a valid curve point.
+    pub fn from_bytes(public: &[u8; 32]) -> Result<Self, String> {
+        VerifyingKey::from_bytes(public)
+            .map(ClientAuthority)
+            .map_err(|e| format!("not an ed25519 public key: {e}"))
+    }
+
+    /// True if `request.sig` is the authority's signature over the request.
+    pub fn signed(&self, request: &Request) -> bool {
+        let Some(sig) = request.sig.as_deref() else {
+            return false;
+        };
+        verify_hex(&self.0, &request_signed_bytes(request), sig)
+    }
+}
+
+/// Whether `sig_hex` is `key`'s signature over `bytes`.
+fn verify_hex(key: &VerifyingKey, bytes: &[u8], sig_hex: &str) -> bool {
+    let Ok(sig_bytes) = hex::decode(sig_hex) else {
+        return false;
+    };
+    let Ok(sig) = Signature::from_slice(&sig_bytes) else {
+        return false;
+    };
+    key.verify(bytes, &sig).is_ok()
+}
+
 /// Parses a 64-hex-character key into 32 bytes.
 pub fn parse_key_hex(text: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))?;
@@ -90,6 +142,7 @@ pub struct Keyring {
     id: NodeId,
     signing: SigningKey,
     public: Vec<VerifyingKey>,
+    client_authority: Option<ClientAuthority>,
     verify_signatures: bool,
 }
 
@@ -107,11 +160,18 @@ impl Keyring {
             id,
             signing: SigningKey::from_bytes(secret),
             public,
+            client_authority: None,
             verify_signatures: true,
         })
     }
 
-    /// Turns verification off (the `skip-signature-check` bug).
+    /// Requires client requests to carry the authority's signature (`--client-key`).
+    pub fn with_client_authority(mut self, authority: ClientAuthority) -> Self {
+        self.client_authority = Some(authority);
+        self
+    }
+
+    /// Turns verification of replica and client signatures off (the `skip-signature-check` bug).
     pub fn without_verification(mut self) -> Self {
         self.verify_signatures = false;
         self
@@ -140,13 +200,16 @@ impl Keyring {
         let Some(key) = self.public.get(env.from as usize) else {
             return false;
         };
-        let Ok(sig_bytes) = hex::decode(&env.sig) else {
-            return false;
-        };
-        let Ok(sig) = Signature::from_slice(&sig_bytes) else {
-            return false;
-        };
-        key.verify(&signed_bytes(env.from, &env.msg), &sig).is_ok()
+        verify_hex(key, &signed_bytes(env.from, &env.msg), &env.sig)
+    }
+
+    /// True if a client request may be ordered and executed: signed by the client authority
+    /// when one is configured, always otherwise.
+    pub fn verify_request(&self, request: &Request) -> bool {
+        match &self.client_authority {
+            Some(authority) if self.verify_signatures => authority.signed(request),
+            _ => true,
+        }
     }
 }
 
@@ -181,6 +244,35 @@ mod tests {
         let mut impersonated = back;
         impersonated.from = 1;
         assert!(!ring(0).verify(&impersonated));
+    }
+
+    #[test]
+    fn client_authority_accepts_only_its_signature_over_the_exact_request() {
+        let secret = [9u8; 32];
+        let public = SigningKey::from_bytes(&secret).verifying_key().to_bytes();
+        let authority = ClientAuthority::from_bytes(&public).unwrap();
+        let request = Request {
+            client: "c0".into(),
+            req: 1,
+            op: crate::messages::Op::Read { key: "k".into() },
+            sig: None,
+        };
+        assert!(!authority.signed(&request), "unsigned");
+        let signed = sign_request(&secret, request.clone());
+        assert!(authority.signed(&signed));
+        let mut other_op = signed.clone();
+        other_op.op = crate::messages::Op::Read { key: "j".into() };
+        assert!(
+            !authority.signed(&other_op),
+            "signature moved to another op"
+        );
+        let by_someone_else = sign_request(&[8u8; 32], request);
+        assert!(!authority.signed(&by_someone_else));
+        let checking = ring(0).with_client_authority(authority);
+        assert!(checking.verify_request(&signed));
+        assert!(!checking.verify_request(&other_op));
+        assert!(checking.without_verification().verify_request(&other_op));
+        assert!(ring(0).verify_request(&other_op), "no authority configured");
     }
 
     #[test]

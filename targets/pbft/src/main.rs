@@ -18,6 +18,7 @@ async fn main() {
     };
     let api_addr = settings.api;
     let id = settings.config.id;
+    let client_authority = settings.client_authority;
     let core = match node::start(settings).await {
         Ok(core) => core,
         Err(e) => {
@@ -33,7 +34,7 @@ async fn main() {
         }
     };
     tracing::info!(id, %api_addr, "replica ready");
-    if let Err(e) = axum::serve(listener, api::router(core)).await {
+    if let Err(e) = axum::serve(listener, api::router(core, client_authority)).await {
         eprintln!("error: http server: {e}");
         std::process::exit(3);
     }

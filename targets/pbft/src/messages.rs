@@ -33,6 +33,12 @@ pub struct Request {
     pub client: String,
     pub req: u64,
     pub op: Op,
+    /// Hex ed25519 signature of the client authority over the canonical JSON of
+    /// `{client, req, op}`. It travels with the request in every message that carries it, so
+    /// each replica can check that a client, not a replica, asked for the request. Absent
+    /// when the cluster runs without `--client-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl Request {

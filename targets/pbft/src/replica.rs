@@ -362,7 +362,21 @@ impl Replica {
 
     // ----- normal case -----
 
+    /// Whether a client request is authentic: the same request (signature included) already
+    /// waits here, so it was checked on arrival, or the client authority signed it.
+    fn request_is_authentic(&self, request: &Request) -> bool {
+        self.pending.get(&request.key()) == Some(request) || self.keys.verify_request(request)
+    }
+
     fn accept_request(&mut self, request: Request, from_client: bool) {
+        if !self.request_is_authentic(&request) {
+            tracing::warn!(
+                client = request.client,
+                req = request.req,
+                "dropping request not signed by the client authority"
+            );
+            return;
+        }
         if !self.rules.has(Bug::RetryExecutesTwice) {
             match self.executed_reply(&request) {
                 Some(Ok(result)) => {
@@ -440,6 +454,17 @@ impl Replica {
             || !self.in_window(seq)
             || digest != request_digest(&request)
         {
+            return;
+        }
+        if request
+            .as_ref()
+            .is_some_and(|r| !self.request_is_authentic(r))
+        {
+            tracing::warn!(
+                from = env.from,
+                seq,
+                "dropping pre-prepare whose request is not signed by the client authority"
+            );
             return;
         }
         let slot = self.slots.entry(seq).or_default();
@@ -894,6 +919,18 @@ impl Replica {
         for entry in entries {
             if entry.seq <= self.history.height() || entry.digest != request_digest(&entry.request)
             {
+                continue;
+            }
+            if entry
+                .request
+                .as_ref()
+                .is_some_and(|r| !self.keys.verify_request(r))
+            {
+                tracing::warn!(
+                    from,
+                    seq = entry.seq,
+                    "dropping catch-up entry not signed by the client authority"
+                );
                 continue;
             }
             let seq = entry.seq;

@@ -21,7 +21,8 @@ pub struct Plan {
 }
 
 /// The (view, seq, digest, request) a prepared certificate proves, if it is valid: the
-/// pre-prepare signed by its view's primary and 2f matching prepares from distinct backups.
+/// pre-prepare signed by its view's primary, carrying a request the client authority signed
+/// (when one is configured), and 2f matching prepares from distinct backups.
 pub fn certified(
     keys: &Keyring,
     rules: &Rules,
@@ -30,7 +31,11 @@ pub fn certified(
     let pp = &cert.pre_prepare;
     let (view, seq, digest, request) = pre_prepare_fields(pp)?;
     let from_primary = pp.from == rules.primary(view) || rules.has(Bug::AcceptNonPrimaryPreprepare);
-    if !from_primary || !keys.verify(pp) || *digest != request_digest(request) {
+    if !from_primary
+        || !keys.verify(pp)
+        || *digest != request_digest(request)
+        || request.as_ref().is_some_and(|r| !keys.verify_request(r))
+    {
         return None;
     }
     let senders: BTreeSet<_> = cert

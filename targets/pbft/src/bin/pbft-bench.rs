@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use pbft_node::crypto::public_key_hex;
+use pbft_node::crypto::{public_key_hex, sign_request};
+use pbft_node::messages::{Op, Request};
 use serde_json::{json, Value};
 
 /// Benchmark a local PBFT cluster.
@@ -45,7 +46,9 @@ impl Drop for Cluster {
     }
 }
 
-fn start_cluster(args: &Args) -> Result<(Cluster, Vec<String>), String> {
+/// Starts the nodes, requiring requests signed by the client authority whose secret is
+/// `authority`.
+fn start_cluster(args: &Args, authority: &[u8; 32]) -> Result<(Cluster, Vec<String>), String> {
     let bin = match &args.node_bin {
         Some(p) => p.clone(),
         None => std::env::current_exe()
@@ -72,6 +75,7 @@ fn start_cluster(args: &Args) -> Result<(Cluster, Vec<String>), String> {
                 &hex::encode(secrets[i]),
             ])
             .args(["--pubkeys", &pubkeys.join(",")])
+            .args(["--client-key", &public_key_hex(authority)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -107,13 +111,23 @@ struct ClientStats {
     unknown: usize,
 }
 
-async fn run_client(
-    http: reqwest::Client,
+/// One client's load against one replica.
+struct ClientPlan {
     api: String,
     client: usize,
     until: Instant,
     read_fraction: f64,
-) -> ClientStats {
+    authority: [u8; 32],
+}
+
+async fn run_client(http: reqwest::Client, plan: ClientPlan) -> ClientStats {
+    let ClientPlan {
+        api,
+        client,
+        until,
+        read_fraction,
+        authority,
+    } = plan;
     let mut stats = ClientStats {
         latencies: Vec::new(),
         unknown: 0,
@@ -123,11 +137,22 @@ async fn run_client(
         req += 1;
         let key = format!("k{}", rand::random::<u32>() % 8);
         let op = if rand::random::<f64>() < read_fraction {
-            json!({"f": "read", "key": key})
+            Op::Read { key }
         } else {
-            json!({"f": "write", "key": key, "value": req})
+            Op::Write {
+                key,
+                value: json!(req),
+            }
         };
-        let body = json!({"client": format!("bench{client}"), "req": req, "op": op});
+        let body = sign_request(
+            &authority,
+            Request {
+                client: format!("bench{client}"),
+                req,
+                op,
+                sig: None,
+            },
+        );
         let started = Instant::now();
         let answer = http
             .post(format!("http://{api}/ops"))
@@ -161,7 +186,8 @@ async fn bench(args: Args) -> Result<(), String> {
     if !(0.0..=1.0).contains(&args.read_fraction) {
         return Err("--read-fraction must be between 0 and 1".into());
     }
-    let (cluster, apis) = start_cluster(&args)?;
+    let authority: [u8; 32] = rand::random();
+    let (cluster, apis) = start_cluster(&args, &authority)?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -171,8 +197,14 @@ async fn bench(args: Args) -> Result<(), String> {
     let until = started + Duration::from_secs(args.duration_secs);
     let tasks: Vec<_> = (0..args.clients)
         .map(|c| {
-            let api = apis[c % apis.len()].clone();
-            tokio::spawn(run_client(http.clone(), api, c, until, args.read_fraction))
+            let plan = ClientPlan {
+                api: apis[c % apis.len()].clone(),
+                client: c,
+                until,
+                read_fraction: args.read_fraction,
+                authority,
+            };
+            tokio::spawn(run_client(http.clone(), plan))
         })
         .collect();
     let mut latencies = Vec::new();

@@ -1,5 +1,7 @@
-//! The correct protocol with one Byzantine replica of four keeps agreement and
-//! linearizability and makes progress after a view change.
+//! The correct protocol with one Byzantine replica of four keeps agreement, validity and
+//! linearizability and makes progress after a view change. The cluster runs with the client
+//! key: without it, requests a Byzantine primary makes up in its pre-prepares wait at the
+//! backups like client requests, and the next primary orders them (a validity violation).
 
 use pbft_node::crypto::request_digest;
 use pbft_node::messages::{encode_frame, Message, NodeId, Request};
@@ -43,7 +45,7 @@ fn assert_everything_answered(sim: &Sim, at: &[NodeId]) {
 #[test]
 fn equivocating_primary_is_replaced_and_safety_holds() {
     for seed in 0..5 {
-        let mut sim = Sim::new(4, seed, None);
+        let mut sim = Sim::with_client_key(4, seed, None);
         equivocate(&mut sim);
         workload(&mut sim, &CORRECT_BACKUPS, 6);
         sim.run_for(3000);
@@ -85,6 +87,7 @@ pub fn equivocate(sim: &mut Sim) {
                     client: format!("{}-for-{to}", r.client),
                     req: r.req,
                     op: write("byzantine-only", 1000 + to as i64),
+                    sig: None,
                 });
                 let env = byz.sign(Message::PrePrepare {
                     view: *view,
@@ -127,7 +130,7 @@ fn garbage_for(env: &pbft_node::messages::Envelope) -> Vec<Vec<u8>> {
 #[test]
 fn primary_sending_garbage_is_replaced_and_safety_holds() {
     for seed in 0..3 {
-        let mut sim = Sim::new(4, seed, None);
+        let mut sim = Sim::with_client_key(4, seed, None);
         sim.set_filter(|from, _, env| {
             if from == 0 {
                 Fate::Replace(garbage_for(env))
@@ -150,7 +153,7 @@ fn primary_sending_garbage_is_replaced_and_safety_holds() {
 
 #[test]
 fn backup_sending_garbage_does_not_stop_progress() {
-    let mut sim = Sim::new(4, 7, None);
+    let mut sim = Sim::with_client_key(4, 7, None);
     sim.set_filter(|from, _, env| {
         if from == 3 {
             Fate::Replace(garbage_for(env))
@@ -171,7 +174,7 @@ fn backup_sending_garbage_does_not_stop_progress() {
 
 #[test]
 fn checkpoints_truncate_the_log_and_a_restarted_replica_catches_up() {
-    let mut sim = Sim::new(4, 11, None);
+    let mut sim = Sim::with_client_key(4, 11, None);
     workload(&mut sim, &[0, 1, 2, 3], 10);
     sim.run_for(500);
     assert_everything_answered(&sim, &[0, 1, 2, 3]);

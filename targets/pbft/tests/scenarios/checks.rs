@@ -45,6 +45,28 @@ pub fn at_most_once(sim: &Sim, correct: &[NodeId]) -> Result<(), String> {
     Ok(())
 }
 
+/// Validity: every request a correct replica executed was submitted by a client, with the
+/// operation the client asked for.
+pub fn validity(sim: &Sim, correct: &[NodeId]) -> Result<(), String> {
+    for node in correct {
+        for entry in sim.node(*node).log_from(1) {
+            let (Some(client), Some(req)) = (entry.client, entry.req) else {
+                continue;
+            };
+            let submitted = sim.calls.iter().any(|c| {
+                c.request.client == client && c.request.req == req && c.request.op == entry.op
+            });
+            if !submitted {
+                return Err(format!(
+                    "validity violated: replica {node} executed ({client}, {req}) {:?} at seq {}, which no client submitted",
+                    entry.op, entry.seq
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn key_of(op: &Op) -> Option<&str> {
     match op {
         Op::Read { key } | Op::Write { key, .. } | Op::Cas { key, .. } => Some(key),
@@ -158,9 +180,10 @@ pub fn linearizability(sim: &Sim, correct: &[NodeId]) -> Result<(), String> {
     Ok(())
 }
 
-/// All three properties at once.
+/// All four properties at once.
 pub fn all_properties(sim: &Sim, correct: &[NodeId]) -> Result<(), String> {
     agreement(sim, correct)?;
     at_most_once(sim, correct)?;
+    validity(sim, correct)?;
     linearizability(sim, correct)
 }

@@ -2,6 +2,7 @@
 
 mod byzantine;
 mod checks;
+mod client_auth;
 mod sim;
 mod variants;
 

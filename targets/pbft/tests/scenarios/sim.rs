@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use pbft_node::bug::Bug;
-use pbft_node::crypto::{public_key_hex, Keyring};
+use pbft_node::crypto::{public_key_hex, sign_request, ClientAuthority, Keyring};
 use pbft_node::messages::{
     decode_frame, encode_frame, Envelope, ExecutedEntry, Message, NodeId, Op, Request,
 };
@@ -67,6 +67,8 @@ pub struct Sim {
     secrets: Vec<[u8; 32]>,
     public: Vec<[u8; 32]>,
     bug: Option<Bug>,
+    /// Whether replicas require requests signed by the client authority (`--client-key`).
+    client_key: bool,
     nodes: Vec<Option<Replica>>,
     incarnation: Vec<u64>,
     now: u64,
@@ -81,9 +83,23 @@ pub struct Sim {
 /// Request timeout of the simulated replicas, in simulated milliseconds.
 pub const REQUEST_TIMEOUT_MS: u64 = 300;
 
+/// Secret seed of the simulated client authority; only the clients use it.
+const CLIENT_AUTHORITY_SECRET: [u8; 32] = [0xA5; 32];
+
 impl Sim {
-    /// A cluster of `n` replicas (f = (n-1)/3) all running with `bug`.
+    /// A cluster of `n` replicas (f = (n-1)/3) all running with `bug`, without a client
+    /// authority: requests are unsigned and replicas check none.
     pub fn new(n: usize, seed: u64, bug: Option<Bug>) -> Sim {
+        Sim::build(n, seed, bug, false)
+    }
+
+    /// Like [`Sim::new`], but replicas require the client authority's signature on requests
+    /// (`--client-key`) and clients sign theirs.
+    pub fn with_client_key(n: usize, seed: u64, bug: Option<Bug>) -> Sim {
+        Sim::build(n, seed, bug, true)
+    }
+
+    fn build(n: usize, seed: u64, bug: Option<Bug>, client_key: bool) -> Sim {
         let secrets: Vec<[u8; 32]> = (0..n).map(|i| [i as u8 + 1; 32]).collect();
         let public = secrets
             .iter()
@@ -97,6 +113,7 @@ impl Sim {
             secrets,
             public,
             bug,
+            client_key,
             nodes: Vec::new(),
             incarnation: vec![0; n],
             now: 0,
@@ -115,7 +132,20 @@ impl Sim {
 
     /// The keyring of a replica, for tests that play a Byzantine node with its real key.
     pub fn keyring(&self, id: NodeId) -> Keyring {
-        Keyring::new(id, &self.secrets[id as usize], &self.public).unwrap()
+        let keys = Keyring::new(id, &self.secrets[id as usize], &self.public).unwrap();
+        if self.client_key {
+            let public =
+                pbft_node::crypto::parse_key_hex(&public_key_hex(&CLIENT_AUTHORITY_SECRET));
+            keys.with_client_authority(ClientAuthority::from_bytes(&public.unwrap()).unwrap())
+        } else {
+            keys
+        }
+    }
+
+    /// `request` signed by the client authority, as a genuine client request is (what a
+    /// Byzantine replica can observe on the wire, never make up).
+    pub fn signed(&self, request: Request) -> Request {
+        sign_request(&CLIENT_AUTHORITY_SECRET, request)
     }
 
     /// Replaces the link filter.
@@ -168,6 +198,12 @@ impl Sim {
             client: client.into(),
             req,
             op,
+            sig: None,
+        };
+        let request = if self.client_key {
+            self.signed(request)
+        } else {
+            request
         };
         self.calls.push(Call {
             node,

@@ -36,6 +36,7 @@ fn forged_request() -> Option<Request> {
         client: "forged".into(),
         req: 1,
         op: write("a", 666),
+        sig: None,
     })
 }
 

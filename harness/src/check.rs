@@ -66,31 +66,43 @@ fn report_failure(json: bool, file: &str, message: &str) {
     }
 }
 
+/// Every checker on a run folder, from the folder alone (`traitor check` and the end of
+/// `traitor run`). `model` overrides the manifest's.
+pub fn check_run_folder(
+    dir: &Path,
+    model: Option<Model>,
+    budget: &Budget,
+) -> Result<InputVerdict, String> {
+    let started = Instant::now();
+    let run = RunFolder::load(dir).map_err(|e| e.to_string())?;
+    let checks = run.check(model, budget);
+    let events = run.events.as_deref().unwrap_or_default();
+    let ops = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Invoke)
+        .count();
+    let processes = events
+        .iter()
+        .map(|e| e.process)
+        .collect::<HashSet<_>>()
+        .len();
+    let name = dir.display().to_string();
+    Ok(InputVerdict::new(
+        name,
+        "run".into(),
+        ops,
+        processes,
+        started.elapsed(),
+        checks,
+        run.warnings,
+    ))
+}
+
 fn check_input(path: &Path, args: &CheckArgs) -> Result<InputVerdict, String> {
     let budget = Budget::new(args.time_limit, args.memory_limit << 20);
     let started = Instant::now();
     if path.is_dir() {
-        let run = RunFolder::load(path).map_err(|e| e.to_string())?;
-        let checks = run.check(args.model, &budget);
-        let events = run.events.as_deref().unwrap_or_default();
-        let ops = events
-            .iter()
-            .filter(|e| e.kind == EventKind::Invoke)
-            .count();
-        let processes = events
-            .iter()
-            .map(|e| e.process)
-            .collect::<HashSet<_>>()
-            .len();
-        return Ok(InputVerdict::new(
-            path.display().to_string(),
-            "run".into(),
-            ops,
-            processes,
-            started.elapsed(),
-            checks,
-            run.warnings,
-        ));
+        return check_run_folder(path, args.model, &budget);
     }
     let model: Model = args.model.ok_or_else(|| {
         "a history file needs --model (register, cas-register, kv, counter or set); only run folders name their own".to_string()

@@ -27,14 +27,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
-use traitor_checkers::run_folder::RunFolder;
 use traitor_checkers::{Budget, Validity};
 use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
 use traitor_model::run::FaultBudget;
 use traitor_model::target::{fill, Variant};
 use traitor_model::{Manifest, NodeId};
 use traitor_proxy::{Framing, Proxy, ProxyConfig, ProxyNode};
-use traitor_reports::check::{details, table, InputVerdict};
+use traitor_reports::check::{details, table};
 
 /// How long nodes have to answer `/health` after they start.
 const STARTUP_LIMIT: Duration = Duration::from_secs(30);
@@ -325,26 +324,9 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     }
     driven?;
 
-    let folder = RunFolder::load(&store.dir).map_err(|e| Failure::harness(e.to_string()))?;
-    let checks = folder.check(None, &Budget::default());
-    let verdict = InputVerdict::new(
-        store.dir.display().to_string(),
-        "run".into(),
-        folder.events.as_ref().map_or(0, |e| {
-            e.iter()
-                .filter(|e| e.kind == traitor_model::EventKind::Invoke)
-                .count()
-        }),
-        folder.events.as_ref().map_or(0, |e| {
-            e.iter()
-                .map(|e| e.process)
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-        }),
-        run_start.elapsed(),
-        checks,
-        folder.warnings,
-    );
+    let mut verdict = crate::check::check_run_folder(&store.dir, None, &Budget::default())
+        .map_err(|e| Failure::harness(format!("checking the run folder: {e}")))?;
+    verdict.elapsed = run_start.elapsed();
     store.write_json(
         "verdict.json",
         &json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks}),

@@ -41,13 +41,18 @@ impl Op {
             (Some(v), true) => format!("ok {v}"),
             (Some(_), false) => "ok".to_string(),
         };
+        format!("{} -> {outcome}", self.describe_call())
+    }
+
+    /// The op as invoked, without its outcome: `#12 p3 cas [1 2]`.
+    pub fn describe_call(&self) -> String {
         let arg = if self.func.is_read() {
             String::new()
         } else {
             format!(" {}", self.arg)
         };
         format!(
-            "#{} p{} {}{arg} -> {outcome}",
+            "#{} p{} {}{arg}",
             self.index,
             self.process,
             self.func.name()

@@ -45,6 +45,38 @@ fn stale_read_is_caught_and_explained() {
     assert_eq!(v["longest_linearizable_prefix"]["ops"], json!(2));
     assert_eq!(v["longest_linearizable_prefix"]["state"], json!(2));
     assert!(r.summary.contains("cannot be linearized"), "{}", r.summary);
+    let tail = v["longest_linearizable_prefix"]["tail"].as_array().unwrap();
+    assert!(
+        tail.iter()
+            .all(|t| !t.as_str().unwrap().contains("p1 read -> ok")),
+        "{tail:?}"
+    );
+}
+
+#[test]
+fn a_pending_op_in_the_prefix_is_shown_as_pending() {
+    // The read of 2 is blocked; the write of 3 is still running when it returns, and the
+    // last read (of 1) is what cannot be linearized.
+    let r = verdict(
+        Model::Register,
+        "{:process 0 :type :invoke :f :write :value 1}\n{:process 0 :type :ok :f :write :value 1}\n\
+         {:process 1 :type :invoke :f :write :value 3}\n\
+         {:process 2 :type :invoke :f :read :value nil}\n{:process 2 :type :ok :f :read :value 3}\n\
+         {:process 2 :type :invoke :f :read :value nil}\n{:process 2 :type :ok :f :read :value 1}\n\
+         {:process 1 :type :ok :f :write :value 3}\n",
+    );
+    assert_eq!(r.valid, Validity::Violated);
+    let v = &r.evidence["violations"][0];
+    let tail: Vec<&str> = v["longest_linearizable_prefix"]["tail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        tail.contains(&"#2 p1 write 3 -> (pending at this point)"),
+        "{tail:?}"
+    );
 }
 
 #[test]

@@ -42,7 +42,8 @@ pub fn explain(model: Model, key: &str, ops: &[Op], budget: &Budget) -> Value {
         }
     }
     let blocked = &ops[returns[lo - 1].1];
-    let (order, state) = match search(model, ops, cut_after(lo - 1), budget) {
+    let cut = cut_after(lo - 1);
+    let (order, state) = match search(model, ops, cut, budget) {
         Outcome::Linearizable { order, state } => (order, state),
         // Minimality says this prefix is linearizable; only a spent budget gets here.
         _ => (Vec::new(), Default::default()),
@@ -57,7 +58,11 @@ pub fn explain(model: Model, key: &str, ops: &[Op], budget: &Budget) -> Value {
         .rev()
         .take(SHOWN)
         .rev()
-        .map(|&i| ops[i].describe())
+        .map(|&i| match ops[i].returned {
+            Some(at) if at < cut => ops[i].describe(),
+            // Still running at the cut: its outcome was not yet known there.
+            _ => format!("{} -> (pending at this point)", ops[i].describe_call()),
+        })
         .collect();
     let key_words = if key.is_empty() {
         String::new()

@@ -4,14 +4,13 @@
 //! of an earlier message of the same type (so a digest still matches its request), or by a
 //! small change when there is none; then the message is re-signed.
 
-use super::{byzantine_json, note, perturb};
-use crate::canonical::{resign, to_payload};
+use super::{byzantine_json, perturb, replace_signed};
 use crate::{Adversary, RunInfo};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use traitor_model::wire::{Actions, Envelope, Fate};
+use traitor_model::wire::{Actions, Envelope};
 use traitor_model::NodeId;
 
 /// Fields that carry what a message proposes or votes for.
@@ -96,15 +95,7 @@ impl Adversary for EquivocateSign {
                 .collect()
         });
         message.extend(told.clone());
-        let signed = resign(&mut message, msg.from, run);
-        out.decide(Fate::Replace {
-            payload: to_payload(&message),
-        });
-        out.notes.push(note(
-            self.name(),
-            msg,
-            "equivocate",
-            json!({"told_others": now, "told_this_peer": told, "resigned": signed}),
-        ));
+        let detail = json!({"told_others": now, "told_this_peer": told});
+        replace_signed(self.name(), msg, run, message, "equivocate", detail, out);
     }
 }

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::RngExt;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
-use traitor_model::wire::Envelope;
+use traitor_model::wire::{Actions, Envelope, Fate};
 
 /// The message as a JSON object, when a Byzantine node sent it and it is one.
 fn byzantine_json(msg: &Envelope, run: &RunInfo) -> Option<Map<String, Value>> {
@@ -37,6 +37,24 @@ fn note(adversary: &str, msg: &Envelope, action: &str, detail: Value) -> Value {
         .and_then(|m| m.get("type").cloned())
         .unwrap_or(Value::Null);
     json!({"adversary": adversary, "action": action, "from": msg.from, "to": msg.to, "type": kind, "detail": detail})
+}
+
+/// Sends `message` instead of the original, re-signed with the sender's (Byzantine) key,
+/// and notes it: the shared last step of the adversaries that lie with valid signatures.
+fn replace_signed(
+    adversary: &str,
+    msg: &Envelope,
+    run: &RunInfo,
+    mut message: Map<String, Value>,
+    action: &str,
+    mut detail: Value,
+    out: &mut Actions,
+) {
+    detail["resigned"] = json!(crate::canonical::resign(&mut message, msg.from, run));
+    out.decide(Fate::Replace {
+        payload: crate::canonical::to_payload(&message),
+    });
+    out.notes.push(note(adversary, msg, action, detail));
 }
 
 /// A value changed by one small, type-aware step: numbers move by one, hex strings get one

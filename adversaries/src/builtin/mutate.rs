@@ -3,14 +3,13 @@
 //! earlier on the wire; re-signed with the Byzantine node's key, so only the protocol's
 //! logic (not its signature check) stands in the way.
 
-use super::{byzantine_json, note, perturb, Seen};
-use crate::canonical::{resign, to_payload};
+use super::{byzantine_json, perturb, replace_signed, Seen};
 use crate::{Adversary, RunInfo};
 use rand::rngs::StdRng;
 use rand::RngExt;
 use serde_json::json;
 use std::collections::BTreeSet;
-use traitor_model::wire::{Actions, Envelope, Fate};
+use traitor_model::wire::{Actions, Envelope};
 
 /// Fields that number a protocol's rounds, in the order a message's round is read from.
 const ROUND_FIELDS: [&str; 5] = ["view", "round", "instance", "seq", "height"];
@@ -94,15 +93,8 @@ impl Adversary for Mutate {
             },
         };
         message.insert(field.clone(), after.clone());
-        let signed = resign(&mut message, msg.from, run);
-        out.decide(Fate::Replace {
-            payload: to_payload(&message),
-        });
-        out.notes.push(note(
-            self.name(),
-            msg,
-            "mutate",
-            json!({"field": field, "how": how, "before": before, "after": after, "round": round, "resigned": signed}),
-        ));
+        let detail =
+            json!({"field": field, "how": how, "before": before, "after": after, "round": round});
+        replace_signed(self.name(), msg, run, message, "mutate", detail, out);
     }
 }

@@ -18,7 +18,7 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::error::{ClusterError, Context, Result};
+use crate::error::{check_new_node, ClusterError, Context, Result};
 use crate::images::BuiltImage;
 use crate::network::{RunNetwork, MAX_NODES};
 use crate::{Addressing, ClusterBackend, ClusterSpec, NodeId, NodeSample, RUN_LABEL};
@@ -252,21 +252,14 @@ impl ClusterBackend for DockerBackend {
     async fn start_node(&mut self, node: NodeId, args: Vec<String>) -> Result<()> {
         let name = self.container_name(node);
         let action = || format!("starting node {node} as container {name}");
-        let ip = match (&self.network, usize::try_from(node)) {
-            (Some(network), Ok(i)) if i < self.nodes => network.node_ip(i),
-            _ => {
-                return Err(ClusterError::new(
-                    action(),
-                    format!(
-                        "node ids run from 0 to {} after prepare",
-                        self.nodes.max(1) - 1
-                    ),
-                ))
-            }
+        let index = check_new_node(node, self.nodes, self.started.contains_key(&node), action())?;
+        let Some(network) = &self.network else {
+            return Err(ClusterError::new(
+                action(),
+                "the backend is not prepared: call prepare first",
+            ));
         };
-        if self.started.contains_key(&node) {
-            return Err(ClusterError::new(action(), "already started: use restart"));
-        }
+        let ip = network.node_ip(index);
         let body = self.container_body(node, ip, args)?;
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         self.docker

@@ -1,5 +1,6 @@
 //! The one error type of the crate: what was being done, and what went wrong.
 
+use crate::NodeId;
 use std::fmt::Display;
 
 /// Errors of a backend, with what was being done.
@@ -44,4 +45,30 @@ pub(crate) fn collected(action: &str, failures: Vec<String>) -> Result<()> {
     } else {
         Err(ClusterError::new(action, failures.join("; ")))
     }
+}
+
+/// The checks every backend makes before starting a node: its id is one `prepare` made room
+/// for, and it is not running already.
+pub(crate) fn check_new_node(
+    node: NodeId,
+    prepared: usize,
+    started: bool,
+    action: String,
+) -> Result<usize> {
+    let index = usize::try_from(node)
+        .ok()
+        .filter(|&i| i < prepared)
+        .ok_or_else(|| {
+            ClusterError::new(
+                action.clone(),
+                format!(
+                    "node ids run from 0 to {} after prepare",
+                    prepared.max(1) - 1
+                ),
+            )
+        })?;
+    if started {
+        return Err(ClusterError::new(action, "already started: use restart"));
+    }
+    Ok(index)
 }

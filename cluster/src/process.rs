@@ -13,7 +13,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::cargo_build::{build_bin, Linking};
-use crate::error::{collected, ClusterError, Context, Result};
+use crate::error::{check_new_node, collected, ClusterError, Context, Result};
 use crate::loopback::LoopbackLease;
 use crate::{Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeSample};
 
@@ -253,18 +253,7 @@ impl ClusterBackend for ProcessBackend {
 
     async fn start_node(&mut self, node: NodeId, args: Vec<String>) -> Result<()> {
         let action = || format!("starting node {node} of run {}", self.spec.run_id);
-        if usize::try_from(node).map_or(true, |i| i >= self.nodes) {
-            return Err(ClusterError::new(
-                action(),
-                format!(
-                    "node ids run from 0 to {} after prepare",
-                    self.nodes.max(1) - 1
-                ),
-            ));
-        }
-        if self.started.contains_key(&node) {
-            return Err(ClusterError::new(action(), "already started: use restart"));
-        }
+        check_new_node(node, self.nodes, self.started.contains_key(&node), action())?;
         let child = self.spawn(node, &args)?;
         self.started.insert(
             node,

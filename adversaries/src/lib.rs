@@ -63,6 +63,13 @@ pub trait Adversary: Send {
     /// speak when no message prompts it (only `out.inject` and notes make sense here). Most
     /// adversaries only react to messages: the default does nothing.
     fn on_tick(&mut self, _now: Duration, _run: &RunInfo, _rng: &mut StdRng, _out: &mut Actions) {}
+
+    /// Whether a call may wait on something outside this process (a plugin's answer). The
+    /// harness then lets its runtime move other work off the waiting thread; pure, fast
+    /// adversaries say no, so the forwarding path stays cheap.
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 /// Several adversaries acting together on one run.
@@ -110,6 +117,11 @@ impl Chain {
 
     pub fn run(&self) -> &RunInfo {
         &self.run
+    }
+
+    /// Whether any adversary may wait on something outside this process.
+    pub fn may_block(&self) -> bool {
+        self.adversaries.iter().any(|a| a.may_block())
     }
 
     /// Names of the adversaries, in order.

@@ -101,6 +101,11 @@ impl Adversary for Plugin {
         &self.name
     }
 
+    /// Every call waits for the plugin's answer, up to its time limit.
+    fn may_block(&self) -> bool {
+        true
+    }
+
     fn start(&mut self, run: &RunInfo, _rng: &mut StdRng) -> Result<(), String> {
         let child = Child::spawn(&self.path).map_err(|why| self.stop(why))?;
         self.child = Some(child);

@@ -26,6 +26,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// the tick task.
 pub struct AdversaryHook {
     chain: Arc<Mutex<Chain>>,
+    /// Whether a call may wait on a plugin: only then is the worker thread handed over.
+    may_block: bool,
     faults: Jsonl,
     run_start: Instant,
     fatal: watch::Sender<Option<String>>,
@@ -40,6 +42,7 @@ impl AdversaryHook {
         fatal: watch::Sender<Option<String>>,
     ) -> Self {
         Self {
+            may_block: chain.may_block(),
             chain: Arc::new(Mutex::new(chain)),
             faults,
             run_start,
@@ -55,12 +58,17 @@ impl AdversaryHook {
         actions
     }
 
-    /// Runs `f` on the chain. A plugin may take up to its time limit to answer, so on a
-    /// multi-threaded runtime the worker thread hands its other tasks over while waiting.
+    /// Runs `f` on the chain. A plugin may take up to its time limit to answer, so then, on
+    /// a multi-threaded runtime, the worker thread hands its other tasks over while waiting.
+    /// Built-in adversaries answer at once: handing over on every message would spawn a
+    /// thread per message and can stall the whole runtime under a burst.
     fn call(&self, f: impl FnOnce(&mut Chain) -> Actions) -> Actions {
         let run = || f(&mut self.chain.lock().unwrap_or_else(|p| p.into_inner()));
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        let flavor = tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor());
+        match flavor {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) if self.may_block => {
+                tokio::task::block_in_place(run)
+            }
             _ => run(),
         }
     }

@@ -119,3 +119,85 @@ fn pbft_on_local_processes_survives_partitions_and_a_crashed_primary() {
     let verdict = pbft_run("process", store.path(), 2);
     assert_every_check_holds(&verdict);
 }
+
+/// Every built-in adversary at once, under partitions: the burst after a partition once
+/// stalled the harness's runtime. The run must finish, and the correct target must stay
+/// safe with one traitor (liveness is not asserted: a partition may outlast the recovery).
+#[test]
+fn every_builtin_adversary_under_partitions_finishes_and_stays_safe() {
+    let store = tempfile::tempdir().unwrap();
+    let out = traitor()
+        .args([
+            "run",
+            "--target",
+            "targets/pbft",
+            "--backend",
+            "process",
+            "--time",
+            "12s",
+        ])
+        .args([
+            "--recover",
+            "8s",
+            "--settle",
+            "4s",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2s",
+        ])
+        .args([
+            "--nemesis-duration",
+            "3s",
+            "--crash",
+            "0",
+            "--byzantine",
+            "1",
+            "--seed",
+            "2",
+            "--json",
+        ])
+        .args([
+            "--adversary",
+            "corrupt",
+            "--adversary",
+            "mutate",
+            "--adversary",
+            "replay:as_own=true",
+        ])
+        .args([
+            "--adversary",
+            "impersonate",
+            "--adversary",
+            "omit",
+            "--adversary",
+            "equivocate-sign",
+        ])
+        .arg("--store")
+        .arg(store.path())
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let verdict: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no JSON verdict ({e}); stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    for check in verdict["checks"].as_array().unwrap() {
+        if check["checker"] != "termination" {
+            assert_eq!(check["valid"], true, "{check:#}");
+        }
+    }
+    let faults = std::fs::read_to_string(
+        PathBuf::from(verdict["run_dir"].as_str().unwrap()).join("faults.jsonl"),
+    )
+    .unwrap();
+    assert!(
+        faults.contains("\"kind\":\"equivocate\""),
+        "the adversaries acted"
+    );
+    assert!(faults.contains("\"kind\":\"partition"), "the nemesis acted");
+}

@@ -52,6 +52,14 @@ pub fn check(run: &RunFolder) -> CheckResult {
     let mut executed: HashMap<(NodeId, u32, &str, u64), u64> = HashMap::new();
     let mut traced = 0usize;
     let mut seen: HashSet<(NodeId, u32, u64)> = HashSet::new();
+    // A finding is excused when a Byzantine node may have caused it, else it is a violation.
+    let mut file = |finding: Value, excusable: bool| {
+        if excusable {
+            excused.push(finding)
+        } else {
+            violations.push(finding)
+        }
+    };
     for read in &reads {
         for e in read.entries.iter().filter(|e| !e.is_noop()) {
             if !seen.insert((read.node, read.incarnation, e.seq)) {
@@ -64,11 +72,7 @@ pub fn check(run: &RunFolder) -> CheckResult {
                     "node {} committed an op with no client at seq {}",
                     read.node, e.seq
                 ));
-                if someone_byzantine {
-                    excused.push(finding)
-                } else {
-                    violations.push(finding)
-                }
+                file(finding, someone_byzantine);
                 continue;
             };
             match invokes.get(&(client, req)) {
@@ -77,31 +81,28 @@ pub fn check(run: &RunFolder) -> CheckResult {
                         "node {} committed ({client}, {req}) at seq {}, which no client invoked",
                         read.node, e.seq
                     ));
-                    if someone_byzantine {
-                        excused.push(finding)
-                    } else {
-                        violations.push(finding)
-                    }
+                    file(finding, someone_byzantine);
                 }
                 Some(invoke) if !same_op(&e.op, &invoke.f, &invoke.key, &invoke.value) => {
                     let finding = here(format!(
                         "node {} committed ({client}, {req}) at seq {} as {}, but the client asked for {} {}",
                         read.node, e.seq, e.op, invoke.f, invoke.value
                     ));
-                    match invoke.node {
-                        Some(n) if !manifest.is_correct(n) => excused.push(finding),
-                        _ => violations.push(finding),
-                    }
+                    file(
+                        finding,
+                        invoke.node.is_some_and(|n| !manifest.is_correct(n)),
+                    );
                 }
                 Some(_) => traced += 1,
             }
             if let Some(first) = executed.insert((read.node, read.incarnation, client, req), e.seq)
             {
                 if first != e.seq {
-                    violations.push(here(format!(
+                    let twice = format!(
                         "node {} executed ({client}, {req}) twice, at seq {first} and {}",
                         read.node, e.seq
-                    )));
+                    );
+                    file(here(twice), false);
                 }
             }
         }

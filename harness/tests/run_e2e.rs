@@ -39,14 +39,7 @@ fn pbft_run(backend: &str, store: &Path, seed: u64) -> Value {
         .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let verdict: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no JSON verdict ({e}); stdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+    let verdict = verdict_of(&out);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -54,6 +47,17 @@ fn pbft_run(backend: &str, store: &Path, seed: u64) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     verdict
+}
+
+/// The JSON verdict `traitor run --json` prints last, or a panic showing what it printed.
+fn verdict_of(out: &std::process::Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
+        panic!(
+            "no JSON verdict ({e}); stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 fn assert_every_check_holds(verdict: &Value) {
@@ -178,14 +182,7 @@ fn every_builtin_adversary_under_partitions_finishes_and_stays_safe() {
         .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let verdict: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no JSON verdict ({e}); stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+    let verdict = verdict_of(&out);
     for check in verdict["checks"].as_array().unwrap() {
         if check["checker"] != "termination" {
             assert_eq!(check["valid"], true, "{check:#}");

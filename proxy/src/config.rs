@@ -2,7 +2,7 @@
 //! seed and the trace. Plain data, checked once by [`ProxyConfig::validate`] before any
 //! socket is opened, so a bad configuration fails at start and not mid-run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -68,7 +68,7 @@ impl FromStr for Framing {
 
 /// One node of the run as the proxy sees it: the address its connections come from (how
 /// the proxy knows who is sending) and the real address it listens on (where the proxy
-/// dials on its behalf).
+/// dials on its behalf). A node with a twin has two: one per instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyNode {
     /// The node's identity in the run.
@@ -86,7 +86,9 @@ pub struct ProxyConfig {
     /// The address the per-node endpoints listen on (ports are chosen by the OS). For the
     /// docker backend, the run network's gateway; for the process backend, a loopback address.
     pub listen_ip: IpAddr,
-    /// The run's nodes; only their source addresses may use the proxy.
+    /// The run's nodes; only their source addresses may use the proxy. A node listed twice
+    /// has a twin (a second instance with the same identity): the first entry is instance
+    /// 0, the second instance 1, and [`crate::TwinControl`] says which one each peer talks to.
     pub nodes: Vec<ProxyNode>,
     /// How messages are cut, for every link.
     pub framing: Framing,
@@ -106,13 +108,16 @@ impl ProxyConfig {
     /// Rejects configurations under which the proxy could not tell senders apart or would
     /// route a node's traffic to the wrong place.
     pub fn validate(&self) -> Result<(), String> {
-        let mut ids = HashSet::new();
+        let mut ids: HashMap<NodeId, usize> = HashMap::new();
         let mut sources = HashSet::new();
         for node in &self.nodes {
-            if !ids.insert(node.id) {
+            let entries = ids.entry(node.id).or_default();
+            *entries += 1;
+            if *entries > 2 {
                 return Err(format!(
-                    "proxy configuration lists node {} twice: each node needs exactly one entry",
-                    node.id
+                    "proxy configuration lists node {} {} times: a node has one entry, or two \
+                     when it has a twin",
+                    node.id, entries
                 ));
             }
             let source = node.source_ip.to_canonical();
@@ -179,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_rejects_shared_source_addresses_and_repeated_ids() {
+    fn validate_rejects_shared_source_addresses_and_a_third_instance() {
         assert!(config(vec![node(0, "127.0.0.2"), node(1, "127.0.0.3")])
             .validate()
             .is_ok());
@@ -187,9 +192,19 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.contains("127.0.0.2"), "{err}");
-        let err = config(vec![node(4, "127.0.0.2"), node(4, "127.0.0.3")])
-            .validate()
-            .unwrap_err();
-        assert!(err.contains("node 4 twice"), "{err}");
+        assert!(
+            config(vec![node(4, "127.0.0.2"), node(4, "127.0.0.3")])
+                .validate()
+                .is_ok(),
+            "a node listed twice has a twin"
+        );
+        let err = config(vec![
+            node(4, "127.0.0.2"),
+            node(4, "127.0.0.3"),
+            node(4, "127.0.0.4"),
+        ])
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("node 4 3 times"), "{err}");
     }
 }

@@ -1,9 +1,18 @@
 //! Accepting on a node's endpoint, telling the sender apart by source address, and
 //! forwarding both directions of a connection.
+//!
+//! With twins, a connection to a twinned node on a framed link is dialled to both of its
+//! instances (each message then goes where the split says), and both instances' replies
+//! share the socket back. On `stream` links a connection is bound when it opens: a twin's
+//! connection waits, undialled, until the split routes the peer to it, and a peer's
+//! connection is dialled to the instance the split names for it then.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -11,7 +20,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::links::{Link, LinkTable};
 use crate::pipe::Pipe;
+use crate::sink::{Sink, Writer};
 use crate::trace::Trace;
+use crate::twins::{Instance, Routing, TwinTable};
 use crate::{Framing, NodeId};
 
 /// What every listener and connection of one proxy shares.
@@ -19,8 +30,11 @@ pub(crate) struct Shared {
     pub framing: Framing,
     pub seed: u64,
     pub table: Arc<LinkTable>,
-    pub sources: HashMap<IpAddr, NodeId>,
-    pub upstreams: HashMap<NodeId, SocketAddr>,
+    /// Each source address's node, and which of its instances has that address.
+    pub sources: HashMap<IpAddr, (NodeId, Instance)>,
+    /// Each node's real addresses, by instance.
+    pub upstreams: HashMap<NodeId, Vec<SocketAddr>>,
+    pub twins: Arc<TwinTable>,
     pub trace: Arc<Trace>,
     pub interceptor: Option<Arc<dyn crate::Interceptor>>,
     /// Envelope times are nanoseconds since this instant.
@@ -64,7 +78,7 @@ pub(crate) async fn listen(
                 match shared
                     .sources
                     .get(&source)
-                    .and_then(|&from| shared.route(from, to))
+                    .and_then(|&sender| shared.route(sender, to))
                 {
                     Some(route) => {
                         tokio::spawn(serve(stream, route, Arc::clone(&shared), guard.clone()));
@@ -98,19 +112,65 @@ impl Shared {
         }
     }
 
-    /// The links, upstream and connection number for a new connection `from` -> `to`;
-    /// `None` only for a node outside the run.
-    fn route(&self, from: NodeId, to: NodeId) -> Option<Route> {
+    /// The links, upstreams and connection number for a new connection from instance
+    /// `instance` of `from` to `to`; `None` only for a node outside the run.
+    fn route(&self, (from, instance): (NodeId, Instance), to: NodeId) -> Option<Route> {
         let forward = Arc::clone(self.table.get(from, to)?);
         let back = Arc::clone(self.table.get(to, from)?);
-        let upstream = *self.upstreams.get(&to)?;
+        let upstreams = self.upstreams.get(&to)?.clone();
         let index = forward.next_connection();
         Some(Route {
             forward,
             back,
-            upstream,
+            instance,
+            upstreams,
             index,
         })
+    }
+
+    /// Which instances of `to` a connection from `instance` of `from` is dialled to: an
+    /// instance dialling its own node reaches itself; on framed links a twinned node's
+    /// every instance (the split picks per message); on `stream` links the one the split
+    /// names once the sender's instance may speak to `to` (until then the connection waits
+    /// undialled, as under a partition). `None` if the proxy shuts down meanwhile.
+    async fn instances_to_dial(
+        &self,
+        (from, instance): (NodeId, Instance),
+        to: NodeId,
+        count: usize,
+    ) -> Option<Vec<Instance>> {
+        if from == to {
+            return Some(vec![instance]);
+        }
+        if self.framing.is_framed() {
+            return Some((0..count as Instance).collect());
+        }
+        if let Some(mut split) = self.twins.route(from, to) {
+            split
+                .wait_for(|&talks_to| talks_to == instance)
+                .await
+                .ok()?;
+        }
+        let chosen = self
+            .twins
+            .route(to, from)
+            .map_or(0, |split| *split.borrow());
+        Some(vec![chosen])
+    }
+
+    /// How the messages of `sender` to `receiver` follow the twins' split: per message on
+    /// framed links; on `stream` links the dialled instances were chosen already.
+    fn routing(
+        &self,
+        sender: (NodeId, Instance),
+        receiver: NodeId,
+        reachable: Vec<Instance>,
+    ) -> Routing {
+        if self.framing.is_framed() {
+            Routing::new(&self.twins, sender, receiver, reachable)
+        } else {
+            Routing::direct(reachable[0])
+        }
     }
 }
 
@@ -118,7 +178,10 @@ impl Shared {
 struct Route {
     forward: Arc<Link>,
     back: Arc<Link>,
-    upstream: SocketAddr,
+    /// The sender's instance (1 for a twin).
+    instance: Instance,
+    /// The receiver's real addresses, by instance.
+    upstreams: Vec<SocketAddr>,
     /// The connection's number on its forward link, which seeds its random choices.
     index: u64,
 }
@@ -136,7 +199,8 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     let Route {
         forward,
         back,
-        upstream,
+        instance,
+        upstreams,
         index,
     } = route;
     let (from, to) = (forward.from, forward.to);
@@ -149,43 +213,84 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     if rule.wait_for(|r| !r.partitioned).await.is_err() {
         return;
     }
-    let outbound = match TcpStream::connect(upstream).await {
-        Ok(stream) => stream,
-        Err(e) => {
-            tracing::warn!(
-                "proxy: dialling node {to} at {upstream} for a connection from node {from} \
-                 failed: {e}; closing that connection (is node {to} up and listening there?)"
-            );
-            return;
-        }
+    let Some(dial) = shared
+        .instances_to_dial((from, instance), to, upstreams.len())
+        .await
+    else {
+        return;
     };
-    for stream in [&inbound, &outbound] {
-        if let Err(e) = stream.set_nodelay(true) {
+    if let Err(e) = inbound.set_nodelay(true) {
+        tracing::debug!("proxy: setting TCP_NODELAY on link {from}->{to} failed: {e}");
+    }
+    let mut to_node = Vec::with_capacity(dial.len());
+    let mut from_node = Vec::with_capacity(dial.len());
+    for k in dial {
+        let upstream = upstreams[usize::from(k)];
+        let outbound = match TcpStream::connect(upstream).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(
+                    "proxy: dialling node {to} at {upstream} for a connection from node {from} \
+                     failed: {e}; closing that connection (is node {to} up and listening there?)"
+                );
+                return;
+            }
+        };
+        if let Err(e) = outbound.set_nodelay(true) {
             tracing::debug!("proxy: setting TCP_NODELAY on link {from}->{to} failed: {e}");
         }
+        let (out_read, out_write) = outbound.into_split();
+        to_node.push((k, Writer::Own(out_write)));
+        from_node.push((k, out_read));
     }
     let (in_read, in_write) = inbound.into_split();
-    let (out_read, out_write) = outbound.into_split();
-    let seed = |a, b| connection_seed(shared.seed, a, b, index);
-    let requests = Pipe::new(forward, shared, seed(from, to));
-    let replies = Pipe::new(back, shared, seed(to, from));
-    let requests = requests.run(in_read, out_write);
-    let replies = replies.run(out_read, in_write);
-    tokio::pin!(requests, replies);
-    // A clean end of one direction (a half-close) lets the other finish; an error ends both.
-    let outcome = tokio::select! {
-        done = &mut requests => match done {
-            Ok(()) => replies.await,
-            Err(e) => Err(e),
-        },
-        done = &mut replies => match done {
-            Ok(()) => requests.await,
-            Err(e) => Err(e),
-        },
+    // Both instances of a twinned node answer on the one socket back to the sender.
+    let back_writers: Vec<Writer> = match from_node.len() {
+        1 => vec![Writer::Own(in_write)],
+        count => {
+            let socket = Arc::new(tokio::sync::Mutex::new(in_write));
+            (0..count)
+                .map(|_| Writer::Shared(Arc::clone(&socket)))
+                .collect()
+        }
     };
-    if let Err(e) = outcome {
+    let seed = |a, b| connection_seed(shared.seed, a, b, index);
+    let sink = Sink::many(to_node);
+    let routing = shared.routing((from, instance), to, sink.instances());
+    let requests = Pipe::new(forward, shared, seed(from, to), instance, routing);
+    let mut directions: Vec<Direction> = vec![Box::pin(requests.run(in_read, sink))];
+    for ((k, out_read), writer) in from_node.into_iter().zip(back_writers) {
+        let routing = shared.routing((to, k), from, vec![instance]);
+        let replies = Pipe::new(Arc::clone(&back), shared, seed(to, from), k, routing);
+        directions.push(Box::pin(replies.run(out_read, Sink::one(instance, writer))));
+    }
+    if let Err(e) = all_directions(directions).await {
         tracing::debug!("proxy: connection {from}->{to} ended: {e}");
     }
+}
+
+/// One direction of a connection, running.
+type Direction = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// Runs every direction of a connection: a clean end of one (a half-close) lets the others
+/// finish; the first error ends them all.
+async fn all_directions(mut directions: Vec<Direction>) -> std::io::Result<()> {
+    std::future::poll_fn(|cx| {
+        let mut i = 0;
+        while i < directions.len() {
+            match directions[i].as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => drop(directions.swap_remove(i)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => i += 1,
+            }
+        }
+        if directions.is_empty() {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// The seed of one direction of one connection: the run's seed mixed with the link and

@@ -9,6 +9,8 @@
 //! Traffic is counted per link ([`LinkStats`]) and journalled, bounded, to `trace.jsonl`.
 //! An [`Interceptor`] (the run's adversaries) sees every framed message and may drop,
 //! delay, duplicate or replace it, or add messages on the sender's other links.
+//! A node may run as two instances with one identity ([`TwinControl`]): each peer talks to
+//! the one instance a split names.
 
 mod config;
 mod connection;
@@ -18,12 +20,15 @@ mod intercept;
 mod links;
 mod pipe;
 mod proxy;
+mod sink;
 mod trace;
+mod twins;
 
 pub use config::{Framing, ProxyConfig, ProxyNode};
 pub use intercept::Interceptor;
 pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
 pub use proxy::Proxy;
+pub use twins::{Instance, TwinControl};
 pub use traitor_model::NodeId;
 
 // The orchestrator moves the proxy into tasks and hands link control to other tasks and
@@ -32,4 +37,5 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<LinkControl>();
     send_sync::<Proxy>();
+    send_sync::<TwinControl>();
 };

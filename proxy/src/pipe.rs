@@ -7,6 +7,9 @@
 //! the outbox is not written while the link is partitioned, so held bytes keep their order
 //! and are delivered at heal. A partition keeps reading until [`HOLD_LIMIT`] bytes wait,
 //! then stops reading so the sender's kernel buffers fill as on a black-holed network.
+//!
+//! With twins ([`crate::twins`]), a direction whose sender or receiver has a twin takes the
+//! slow path: each message goes to the receiver's instance the split names, or is dropped.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,8 +17,8 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
@@ -23,7 +26,9 @@ use crate::connection::Shared;
 use crate::cut::{self, Cut, Cutter, MAX_FRAME};
 use crate::decide::{decide, Message, Verdict};
 use crate::links::{Counters, Link, LinkRule, LinkTable};
+use crate::sink::Sink;
 use crate::trace::{Action, Trace};
+use crate::twins::{Instance, Routing};
 use crate::{Framing, Interceptor};
 use tokio::sync::mpsc;
 use traitor_model::wire::{Envelope, Fate};
@@ -49,11 +54,14 @@ enum Passing {
 struct Pending {
     due: Instant,
     bytes: Vec<u8>,
+    /// The receiver's instance it goes to.
+    to: Instance,
 }
 
 struct HeldBack {
     bytes: Vec<u8>,
     until: Instant,
+    to: Instance,
 }
 
 /// Messages and bytes seen during one `process` call, added to the link's counters once.
@@ -87,10 +95,25 @@ pub(crate) struct Pipe {
     run_start: std::time::Instant,
     /// Messages added on this link by the interceptor (while this is its newest pipe).
     injected: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// The sender's instance (1 when the sender is a twin), for the trace.
+    instance: Instance,
+    /// How the twins' split routes this direction's messages.
+    routing: Routing,
+    /// Where the message being handled goes: the receiver's instance, or `None` when the
+    /// split drops it.
+    to: Option<Instance>,
 }
 
 impl Pipe {
-    pub fn new(link: Arc<Link>, shared: &Shared, seed: u64) -> Pipe {
+    /// One direction of a connection on `link`, sent by the sender's `instance` and routed
+    /// by `routing`.
+    pub fn new(
+        link: Arc<Link>,
+        shared: &Shared,
+        seed: u64,
+        instance: Instance,
+        routing: Routing,
+    ) -> Pipe {
         let mut rules = link.subscribe();
         let rule = rules.borrow_and_update().clone();
         let (inject, injected) = mpsc::unbounded_channel();
@@ -107,6 +130,9 @@ impl Pipe {
             table: Arc::clone(&shared.table),
             run_start: shared.run_start,
             injected,
+            instance,
+            routing,
+            to: None,
             buf: vec![0; BUF],
             start: 0,
             end: 0,
@@ -121,11 +147,7 @@ impl Pipe {
 
     /// Forwards until the sender closes and everything held is delivered (then half-closes
     /// the receiver), or until an I/O error.
-    pub async fn run(
-        mut self,
-        mut src: OwnedReadHalf,
-        mut dst: OwnedWriteHalf,
-    ) -> std::io::Result<()> {
+    pub async fn run(mut self, mut src: OwnedReadHalf, mut dst: Sink) -> std::io::Result<()> {
         let mut eof = false;
         loop {
             if eof && self.start == self.end && self.outbox.is_empty() && self.held_back.is_none() {
@@ -157,16 +179,20 @@ impl Pipe {
                 _ = sleep_until(release_at.unwrap_or(never)), if release_at.is_some() => {
                     self.release_held_back();
                 }
-                Some(frame) = self.injected.recv() => {
-                    self.trace_message(&frame, frame.len(), Action::Inject);
-                    self.enqueue(frame, Instant::now());
-                }
+                Some(frame) = self.injected.recv() => match self.routing.target() {
+                    Some(to) => {
+                        self.trace_message(&frame, frame.len(), Action::Inject);
+                        self.enqueue(frame, Instant::now(), to);
+                    }
+                    None => self.trace_message(&frame, frame.len(), Action::Drop),
+                },
                 read = src.read(&mut self.buf[self.end..]), if can_read => {
                     match read? {
                         0 => {
                             eof = true;
                             // An incomplete last message goes out as the raw bytes it is.
                             if self.start < self.end {
+                                self.to = self.routing.destination();
                                 self.passing = Passing::Bytes(self.end - self.start);
                             }
                         }
@@ -205,14 +231,17 @@ impl Pipe {
         }
     }
 
-    /// Whether a message can be written at once from the buffer: nothing waits before it
-    /// and the link is open.
+    /// Whether a message can be written at once from the buffer: nothing waits before it,
+    /// the link is open and no twins' split has a say.
     fn direct(&self) -> bool {
-        !self.rule.partitioned && self.outbox.is_empty() && self.held_back.is_none()
+        !self.rule.partitioned
+            && self.outbox.is_empty()
+            && self.held_back.is_none()
+            && !self.routing.is_active()
     }
 
     /// Handles every whole message (and any passed-through bytes) in the buffer.
-    async fn process(&mut self, dst: &mut OwnedWriteHalf) -> std::io::Result<()> {
+    async fn process(&mut self, dst: &mut Sink) -> std::io::Result<()> {
         let mut tally = Tally::default();
         // Bytes [run_from, self.start) are delivered as they are, in one write.
         let mut run_from = self.start;
@@ -242,7 +271,9 @@ impl Pipe {
                     self.start += take;
                     run_from = self.start;
                     let due = self.last_due;
-                    self.enqueue(bytes, due);
+                    if let Some(to) = self.to {
+                        self.enqueue(bytes, due, to);
+                    }
                 }
                 continue;
             }
@@ -257,12 +288,27 @@ impl Pipe {
                     self.passing = total.map_or(Passing::ToNewline, Passing::Bytes);
                     let size = total.unwrap_or(self.end - self.start);
                     let head = self.start..self.start + 4.min(self.end - self.start);
-                    self.trace_message(&self.buf[head], size, Action::Deliver);
+                    // With twins an oversize message is dropped whole: its pieces must not
+                    // interleave with the other instance's messages, and losing a message
+                    // to or from a Byzantine node is within what that node may do.
+                    self.to = if self.routing.is_active() {
+                        None
+                    } else {
+                        self.routing.target()
+                    };
+                    let action = if self.to.is_some() {
+                        Action::Deliver
+                    } else {
+                        Counters::add(&self.link.counters.dropped, 1);
+                        Action::Drop
+                    };
+                    self.trace_message(&self.buf[head], size, action);
                 }
                 Cut::Whole(n) => {
                     self.want = None;
                     tally.messages += 1;
                     tally.bytes += n as u64;
+                    self.to = self.routing.destination();
                     let (verdict, replacement) = self.verdict(n);
                     if replacement.is_none() && verdict == Verdict::default() && self.direct() {
                         self.trace_message(
@@ -286,11 +332,16 @@ impl Pipe {
         Ok(())
     }
 
-    /// Decides the `n`-byte message at the buffer's front: first what the interceptor (the
-    /// sender's adversaries) does with it, then what the network does to what is sent.
-    /// Returns the verdict and, when an adversary replaced the message, the new frame.
+    /// Decides the `n`-byte message at the buffer's front: first whether the twins' split
+    /// delivers it at all (`self.to`), then what the interceptor (the sender's adversaries)
+    /// does with it, then what the network does to what is sent. Returns the verdict and,
+    /// when an adversary replaced the message, the new frame.
     fn verdict(&mut self, n: usize) -> (Verdict, Option<Vec<u8>>) {
         let mut verdict = Verdict::default();
+        if self.to.is_none() {
+            verdict.drop = true;
+            return (verdict, None);
+        }
         let mut replacement = None;
         if let (Some(interceptor), true) = (&self.interceptor, self.framing.is_framed()) {
             let frame = &self.buf[self.start..self.start + n];
@@ -366,10 +417,10 @@ impl Pipe {
         };
         let bytes = replacement.unwrap_or_else(|| self.buf[frame].to_vec());
         self.trace_message(&bytes, bytes.len(), action);
-        if verdict.drop {
+        let Some(to) = self.to.filter(|_| !verdict.drop) else {
             Counters::add(&counters.dropped, 1);
             return;
-        }
+        };
         if self.rule.partitioned {
             Counters::add(&counters.held, 1);
         }
@@ -379,45 +430,47 @@ impl Pipe {
         let due = Instant::now() + verdict.delay;
         if verdict.duplicate {
             Counters::add(&counters.duplicated, 1);
-            self.enqueue(bytes.clone(), due);
+            self.enqueue(bytes.clone(), due, to);
         }
         if verdict.reorder && self.held_back.is_none() {
             self.held_back = Some(HeldBack {
                 bytes,
                 until: Instant::now() + REORDER_MAX_HOLD,
+                to,
             });
             return;
         }
-        self.enqueue(bytes, due);
+        self.enqueue(bytes, due, to);
         self.release_held_back();
     }
 
     fn trace_message(&self, frame: &[u8], size: usize, action: Action) {
         if self.trace.wants() {
             let kind = cut::kind(self.framing, frame);
+            let instance = (self.instance != 0).then_some(self.instance);
             self.trace
-                .record(self.link.from, self.link.to, size, kind, action);
+                .record(self.link.from, self.link.to, size, kind, action, instance);
         }
     }
 
     /// Queues bytes behind everything already waiting (due times never go backwards, so
     /// order is kept per connection).
-    fn enqueue(&mut self, bytes: Vec<u8>, due: Instant) {
+    fn enqueue(&mut self, bytes: Vec<u8>, due: Instant, to: Instance) {
         let due = due.max(self.last_due);
         self.last_due = due;
         self.outbox_bytes += bytes.len();
-        self.outbox.push_back(Pending { due, bytes });
+        self.outbox.push_back(Pending { due, bytes, to });
     }
 
     fn release_held_back(&mut self) {
         if let Some(held) = self.held_back.take() {
             let due = self.last_due;
-            self.enqueue(held.bytes, due);
+            self.enqueue(held.bytes, due, held.to);
         }
     }
 
     /// Writes every waiting item whose time has come, unless the link is partitioned.
-    async fn deliver_due(&mut self, dst: &mut OwnedWriteHalf) -> std::io::Result<()> {
+    async fn deliver_due(&mut self, dst: &mut Sink) -> std::io::Result<()> {
         let now = Instant::now();
         while !self.rule.partitioned {
             match self.outbox.front() {
@@ -426,17 +479,17 @@ impl Pipe {
             }
             if let Some(pending) = self.outbox.pop_front() {
                 self.outbox_bytes -= pending.bytes.len();
-                dst.write_all(&pending.bytes).await?;
+                dst.write_to(pending.to, &pending.bytes).await?;
             }
         }
         Ok(())
     }
 }
 
-async fn write_run(dst: &mut OwnedWriteHalf, run: &[u8]) -> std::io::Result<()> {
+async fn write_run(dst: &mut Sink, run: &[u8]) -> std::io::Result<()> {
     if run.is_empty() {
         Ok(())
     } else {
-        dst.write_all(run).await
+        dst.write(run).await
     }
 }

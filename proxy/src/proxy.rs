@@ -1,4 +1,5 @@
-//! The proxy as a whole: one listening endpoint per node, their tasks, and shutdown.
+//! The proxy as a whole: one listening endpoint per node (a node and its twin share it),
+//! their tasks, and shutdown.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -10,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::connection::{listen, Shared, TaskGuard};
 use crate::links::{LinkControl, LinkStats, LinkTable};
 use crate::trace::Trace;
+use crate::twins::{Instance, TwinControl, TwinTable};
 use crate::{Framing, NodeId, ProxyConfig};
 
 /// A running proxy. Dropping it stops its listeners and connections without waiting;
@@ -19,6 +21,7 @@ pub struct Proxy {
     framing: Framing,
     endpoints: HashMap<NodeId, SocketAddr>,
     table: Arc<LinkTable>,
+    twins: Arc<TwinTable>,
     trace: Arc<Trace>,
     shutdown: watch::Sender<bool>,
     tasks: mpsc::Receiver<()>,
@@ -26,7 +29,8 @@ pub struct Proxy {
 
 impl Proxy {
     /// Validates `config`, opens the trace, and listens on one OS-chosen port of
-    /// `listen_ip` per node.
+    /// `listen_ip` per node. A node listed twice has a twin, every peer routed to its
+    /// first instance until [`Proxy::twins`] sets a split.
     pub async fn start(config: ProxyConfig) -> std::io::Result<Proxy> {
         config
             .validate()
@@ -36,40 +40,51 @@ impl Proxy {
             config.run_start,
             config.trace_limit,
         )?);
-        let ids: Vec<NodeId> = config.nodes.iter().map(|n| n.id).collect();
+        let mut ids: Vec<NodeId> = Vec::new();
+        let mut twinned: Vec<NodeId> = Vec::new();
+        let mut sources = HashMap::new();
+        let mut upstreams: HashMap<NodeId, Vec<SocketAddr>> = HashMap::new();
+        for node in &config.nodes {
+            let instances = upstreams.entry(node.id).or_default();
+            let instance = instances.len() as Instance;
+            instances.push(node.upstream);
+            sources.insert(node.source_ip.to_canonical(), (node.id, instance));
+            match instance {
+                0 => ids.push(node.id),
+                _ => twinned.push(node.id),
+            }
+        }
         let table = Arc::new(LinkTable::new(&ids));
+        let twins = Arc::new(TwinTable::new(&twinned, &ids));
         let shared = Arc::new(Shared {
             framing: config.framing,
             seed: config.seed,
             table: Arc::clone(&table),
-            sources: config
-                .nodes
-                .iter()
-                .map(|n| (n.source_ip.to_canonical(), n.id))
-                .collect(),
-            upstreams: config.nodes.iter().map(|n| (n.id, n.upstream)).collect(),
+            sources,
+            upstreams,
+            twins: Arc::clone(&twins),
             trace: Arc::clone(&trace),
             interceptor: config.interceptor.clone(),
             run_start: config.run_start,
             warned: Mutex::new(HashSet::new()),
         });
-        let mut listeners = Vec::with_capacity(config.nodes.len());
+        let mut listeners = Vec::with_capacity(ids.len());
         let mut endpoints = HashMap::new();
-        for node in &config.nodes {
+        for &id in &ids {
             let listener = TcpListener::bind((config.listen_ip, 0))
                 .await
                 .map_err(|e| {
                     std::io::Error::new(
                         e.kind(),
                         format!(
-                            "binding the proxy endpoint for node {} on {}: {e} (listen_ip must be \
+                            "binding the proxy endpoint for node {id} on {}: {e} (listen_ip must be \
                          an address of this host)",
-                            node.id, config.listen_ip
+                            config.listen_ip
                         ),
                     )
                 })?;
-            endpoints.insert(node.id, listener.local_addr()?);
-            listeners.push((node.id, listener));
+            endpoints.insert(id, listener.local_addr()?);
+            listeners.push((id, listener));
         }
         let (shutdown, stop) = watch::channel(false);
         let (alive, tasks) = mpsc::channel(1);
@@ -85,6 +100,7 @@ impl Proxy {
             framing: config.framing,
             endpoints,
             table,
+            twins,
             trace,
             shutdown,
             tasks,
@@ -111,6 +127,12 @@ impl Proxy {
     /// The handle that sets fault rules on links; clone it freely.
     pub fn links(&self) -> LinkControl {
         LinkControl::new(Arc::clone(&self.table), self.framing)
+    }
+
+    /// The handle that sets which instance of each twinned node every peer talks to; clone
+    /// it freely.
+    pub fn twins(&self) -> TwinControl {
+        TwinControl::new(Arc::clone(&self.twins))
     }
 
     /// Counters of every directed link, sorted by (from, to).

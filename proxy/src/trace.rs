@@ -37,6 +37,10 @@ pub(crate) enum Action {
 struct Record {
     time: u64,
     from: NodeId,
+    /// Which instance of `from` sent it when `from` runs twins (1 for the twin); omitted
+    /// for instance 0, so a detector sees one identity at two addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<u8>,
     to: NodeId,
     size: usize,
     kind: Option<String>,
@@ -124,6 +128,7 @@ impl Trace {
         size: usize,
         kind: Option<String>,
         action: Action,
+        instance: Option<u8>,
     ) {
         let Some((batch, _)) = &self.output else {
             return;
@@ -138,6 +143,7 @@ impl Trace {
             batch.push(Line::Record(Record {
                 time,
                 from,
+                instance,
                 to,
                 size,
                 kind,

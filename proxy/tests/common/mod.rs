@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use traitor_proxy::{Framing, NodeId, Proxy, ProxyConfig, ProxyNode};
+use traitor_proxy::{Framing, Instance, NodeId, Proxy, ProxyConfig, ProxyNode};
 
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -21,9 +21,14 @@ pub fn node_ip(id: NodeId) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10 + id as u8))
 }
 
+/// The source address of node `id`'s twin (its instance 1).
+pub fn twin_ip(id: NodeId) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 100 + id as u8))
+}
+
 pub struct Cluster {
     pub proxy: Proxy,
-    upstreams: HashMap<NodeId, TcpListener>,
+    upstreams: HashMap<(NodeId, Instance), TcpListener>,
 }
 
 pub struct Options {
@@ -32,6 +37,8 @@ pub struct Options {
     pub trace_path: Option<PathBuf>,
     pub trace_limit: usize,
     pub interceptor: Option<std::sync::Arc<dyn traitor_proxy::Interceptor>>,
+    /// Nodes that also run a twin, at [`twin_ip`].
+    pub twins: Vec<NodeId>,
 }
 
 impl Options {
@@ -42,6 +49,7 @@ impl Options {
             trace_path: None,
             trace_limit: 0,
             interceptor: None,
+            twins: Vec::new(),
         }
     }
 }
@@ -57,7 +65,16 @@ impl Cluster {
                 source_ip: node_ip(id),
                 upstream: listener.local_addr().unwrap(),
             });
-            upstreams.insert(id, listener);
+            upstreams.insert((id, 0), listener);
+        }
+        for &id in &options.twins {
+            let listener = TcpListener::bind((twin_ip(id), 0)).await.unwrap();
+            nodes.push(ProxyNode {
+                id,
+                source_ip: twin_ip(id),
+                upstream: listener.local_addr().unwrap(),
+            });
+            upstreams.insert((id, 1), listener);
         }
         let proxy = Proxy::start(ProxyConfig {
             listen_ip: "127.0.0.1".parse().unwrap(),
@@ -111,7 +128,16 @@ impl Cluster {
 
     /// The next connection the proxy opens to node `to`, if one comes within `wait`.
     pub async fn accept(&self, to: NodeId, wait: Duration) -> Option<TcpStream> {
-        tokio::time::timeout(wait, self.upstreams[&to].accept())
+        self.accept_at((to, 0), wait).await
+    }
+
+    /// The next connection the proxy opens to instance `instance` of node `to`.
+    pub async fn accept_at(
+        &self,
+        (to, instance): (NodeId, Instance),
+        wait: Duration,
+    ) -> Option<TcpStream> {
+        tokio::time::timeout(wait, self.upstreams[&(to, instance)].accept())
             .await
             .ok()
             .map(|accepted| accepted.unwrap().0)

@@ -5,7 +5,9 @@
 //! Adversaries compose in a [`Chain`]: each sees each message; the first to decide a
 //! message's fate wins, and all may add messages. They act only on messages sent by
 //! Byzantine nodes, and sign only with Byzantine nodes' keys ([`RunInfo::keys`] holds no
-//! other), so a correct node can never be framed with a valid signature.
+//! other), so a correct node can never be framed with a valid signature. One adversary,
+//! `equivocate-twins`, acts on the cluster instead ([`Adversary::twins`]): the harness runs
+//! a second instance of each Byzantine node and the proxy routes peers to one of the two.
 
 pub mod builtin;
 pub mod canonical;
@@ -69,6 +71,13 @@ pub trait Adversary: Send {
     /// adversaries say no, so the forwarding path stays cheap.
     fn may_block(&self) -> bool {
         false
+    }
+
+    /// The twins this adversary asks the harness to run, when it acts on the cluster
+    /// rather than on messages (`equivocate-twins`); the harness then keeps it out of the
+    /// message chain. Most adversaries act on messages only: the default says none.
+    fn twins(&self) -> Option<&builtin::EquivocateTwins> {
+        None
     }
 }
 

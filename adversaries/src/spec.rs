@@ -1,6 +1,6 @@
 //! `--adversary NAME[:key=value,...]`: parsing an adversary from the command line.
 
-use crate::builtin::{Corrupt, EquivocateSign, Impersonate, Mutate, Omit, Replay};
+use crate::builtin::{Corrupt, EquivocateSign, EquivocateTwins, Impersonate, Mutate, Omit, Replay};
 use crate::plugin::{Plugin, DEFAULT_LIMIT};
 use crate::Adversary;
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// The adversaries, their parameters and what they do (for help and errors): the built-ins,
 /// then `plugin`, which is given as `plugin:PATH[,timeout=1s]`.
-pub const CATALOGUE: [(&str, &str, &str); 7] = [
+pub const CATALOGUE: [(&str, &str, &str); 8] = [
     (
         "corrupt",
         "p=0.2 bits=false",
@@ -39,6 +39,11 @@ pub const CATALOGUE: [(&str, &str, &str); 7] = [
         "equivocate-sign",
         "",
         "conflicting, validly signed values (digest, value, ...) to half of the peers",
+    ),
+    (
+        "equivocate-twins",
+        "every=",
+        "a second instance of each traitor (same id, key); peers split between the two, re-split every=5s",
     ),
     (
         "plugin",
@@ -83,6 +88,9 @@ pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
             ))
         }
         "equivocate-sign" => Box::new(EquivocateSign::new()),
+        "equivocate-twins" => Box::new(EquivocateTwins {
+            every: params.optional_duration("every")?,
+        }),
         other => {
             let names: Vec<&str> = CATALOGUE
                 .iter()
@@ -186,8 +194,13 @@ impl Params {
 
     /// A positive duration up to a minute: `250ms`, `1s`, `1.5s`.
     fn duration(&mut self, key: &str, default: Duration) -> Result<Duration, String> {
+        Ok(self.optional_duration(key)?.unwrap_or(default))
+    }
+
+    /// [`Params::duration`] without a default: `None` when not given.
+    fn optional_duration(&mut self, key: &str) -> Result<Option<Duration>, String> {
         let Some(v) = self.take(key) else {
-            return Ok(default);
+            return Ok(None);
         };
         let (number, unit) = match v.strip_suffix("ms") {
             Some(ms) => (ms, 1e-3),
@@ -198,7 +211,7 @@ impl Params {
             .ok()
             .map(|x| x * unit)
             .filter(|secs| *secs > 0.0 && *secs <= 60.0)
-            .map(Duration::from_secs_f64)
+            .map(|secs| Some(Duration::from_secs_f64(secs)))
             .ok_or_else(|| {
                 format!(
                     "adversary {}: {key}={v:?} must be a duration above 0 and at most 60s, like 500ms or 2s",
@@ -259,6 +272,21 @@ mod tests {
         assert!(err("corrupt:q=1").contains("unknown parameter \"q\""));
         assert!(err("mutate:rounds").contains("key=value"));
         assert!(!err("lie").contains("plugin,"), "plugin is not a built-in");
+        assert!(err("equivocate-twins:every=0s").contains("every=\"0s\""));
+        assert!(err("equivocate-twins:every=5").contains("like 500ms or 2s"));
+        assert!(err("equivocate-twins:p=1").contains("unknown parameter \"p\""));
+    }
+
+    #[test]
+    fn twins_act_on_the_cluster_and_take_a_re_split_period() {
+        let twins = parse("equivocate-twins:every=5s").unwrap();
+        let schedule = twins.twins().expect("a cluster-level adversary");
+        assert_eq!(schedule.every, Some(Duration::from_secs(5)));
+        assert_eq!(
+            parse("equivocate-twins").unwrap().twins().unwrap().every,
+            None
+        );
+        assert!(parse("equivocate-sign").unwrap().twins().is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod impersonate;
 mod mutate;
 mod omit;
 mod replay;
+mod twins;
 
 pub use corrupt::Corrupt;
 pub use equivocate::EquivocateSign;
@@ -13,6 +14,7 @@ pub use impersonate::Impersonate;
 pub use mutate::Mutate;
 pub use omit::Omit;
 pub use replay::Replay;
+pub use twins::{EquivocateTwins, Split};
 
 use crate::RunInfo;
 use rand::rngs::StdRng;

@@ -5,8 +5,10 @@
 //! linearizability search is private; callers use [`linearizability::check`] on
 //! [`ops::Operations`], or [`run_folder::RunFolder::check`] for every property of a run.
 
+pub mod accuracy;
 pub mod agreement;
 pub mod budget;
+pub mod campaign;
 pub mod input;
 pub mod linearizability;
 pub mod models;

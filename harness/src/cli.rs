@@ -46,16 +46,35 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
 
+    /// Run a campaign: many runs from one TOML file, judged against expectations (a CI gate).
+    ///
+    /// Plans targets x variants x fault sets x sizes x seeds, runs them (K side by side on
+    /// separate networks), and judges each against what theory expects: a correct target
+    /// within its fault budget must show no safety violation; a known-bug variant under a
+    /// fault its target.toml declares able to expose it (exposed_by) must be caught. Writes
+    /// summary.json, junit.xml and report.html to <store>/<campaign>/. Interrupted campaigns
+    /// resume: run the same command again and finished runs are kept.
+    ///
+    /// Exit codes: 0 every run as expected; 1 a false positive, an undecided check or a
+    /// known bug caught less often than min_detection_rate; 2 a bad campaign file; 3 a run
+    /// that could not finish, or an interrupted campaign.
+    ///
+    /// Examples:
+    ///   traitor campaign examples/ci-gate.toml --parallel 2
+    ///   traitor campaign examples/generals-table.toml --json
+    #[command(verbatim_doc_comment)]
+    Campaign(CampaignArgs),
+
     /// Remove every container and network a killed traitor run left behind (label traitor.run).
     Gc,
 
     /// List the built-in adversaries and their parameters.
     Adversaries,
 
-    /// Rebuild a run folder's report.html from the folder alone.
+    /// Rebuild report.html of a run folder or a campaign folder from the folder alone.
     Report {
-        /// The run folder.
-        #[arg(value_name = "RUN_DIR")]
+        /// The run folder, or the campaign folder (with summary.json).
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
 }
@@ -88,7 +107,8 @@ pub struct RunArgs {
 
     /// A Byzantine adversary, NAME[:key=value,...]; repeat to compose several. Built in:
     /// corrupt, mutate, replay, impersonate, omit, equivocate-sign (`traitor adversaries`
-    /// lists their parameters). They act on the Byzantine nodes' messages only.
+    /// lists their parameters). They act on the Byzantine nodes' messages only, except
+    /// equivocate-twins[:every=5s]: a second instance of each Byzantine node, peers split between the two.
     #[arg(long = "adversary", value_name = "SPEC")]
     pub adversaries: Vec<String>,
 
@@ -169,6 +189,31 @@ pub struct RunArgs {
     pub node: Option<u32>,
 
     /// Print one JSON object (run_dir, valid, checks) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The run folder's name under <store>/<campaign>/; default: target, variant, seed and
+    /// time. Campaigns name their runs so an interrupted campaign finds them again.
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignArgs {
+    /// The campaign file (TOML): see examples/ci-gate.toml.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Runs side by side (each on its own network or loopback range); default: the file's
+    /// `parallel`, else 1.
+    #[arg(long, value_name = "K")]
+    pub parallel: Option<usize>,
+
+    /// Where the campaign folder goes: <store>/<campaign>/.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub store: PathBuf,
+
+    /// Print one JSON object (campaign_dir, gate, cells, confusion) instead of tables.
     #[arg(long)]
     pub json: bool,
 }

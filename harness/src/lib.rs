@@ -1,6 +1,7 @@
 //! The `traitor` command: its arguments, its subcommands and its exit codes.
 
 pub mod adversary;
+pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod commits;
@@ -23,14 +24,22 @@ pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Run(args) => run::run(&args).unwrap_or_else(report),
+        Command::Campaign(args) => campaign::run(&args).unwrap_or_else(report),
         Command::Gc => gc().unwrap_or_else(report),
-        Command::Report { dir } => match traitor_reports::write_run_report(&dir) {
-            Ok(path) => {
-                println!("{}", path.display());
-                exit::Outcome::AsExpected
+        Command::Report { dir } => {
+            let written = if traitor_reports::is_campaign(&dir) {
+                traitor_reports::write_campaign_report(&dir).map_err(|e| e.to_string())
+            } else {
+                traitor_reports::write_run_report(&dir).map_err(|e| e.to_string())
+            };
+            match written {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    exit::Outcome::AsExpected
+                }
+                Err(e) => report(exit::Failure::usage(e)),
             }
-            Err(e) => report(exit::Failure::usage(e.to_string())),
-        },
+        }
         Command::Adversaries => {
             for (name, params, what) in traitor_adversaries::spec::CATALOGUE {
                 println!("{name:<16} {params:<18} {what}");

@@ -109,15 +109,19 @@ pub struct Step {
 impl Schedule {
     /// Whether any fault crashes, pauses or restarts a node.
     pub fn has_process_faults(&self) -> bool {
-        let process = |k: &FaultKind| {
+        self.kinds().iter().any(|k| {
             matches!(
                 k,
                 FaultKind::Crash | FaultKind::CrashPrimary | FaultKind::Pause | FaultKind::Restart
             )
-        };
+        })
+    }
+
+    /// Every kind of fault the schedule may inject.
+    pub fn kinds(&self) -> Vec<FaultKind> {
         match self {
-            Schedule::Random { faults, .. } => faults.iter().any(process),
-            Schedule::Timeline(steps) => steps.iter().map(|s| &s.kind).any(process),
+            Schedule::Random { faults, .. } => faults.clone(),
+            Schedule::Timeline(steps) => steps.iter().map(|s| s.kind).collect(),
         }
     }
 

@@ -167,15 +167,25 @@ impl Plan {
             .framing
             .parse()
             .map_err(|e: String| Failure::usage(format!("target.toml [node] framing: {e}")))?;
-        let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-            .to_string()
-            .replace(':', "-");
-        let run_id = format!(
-            "{}-{}-s{seed}-{}",
-            target.spec.name,
-            variant.as_ref().map_or("correct", |v| v.name.as_str()),
-            stamp.trim_end_matches('Z')
-        );
+        let run_id = match &args.run_id {
+            Some(id) if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\']) => {
+                return Err(Failure::usage(format!(
+                    "--run-id {id:?}: must be a plain folder name"
+                )))
+            }
+            Some(id) => id.clone(),
+            None => {
+                let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+                    .to_string()
+                    .replace(':', "-");
+                format!(
+                    "{}-{}-s{seed}-{}",
+                    target.spec.name,
+                    variant.as_ref().map_or("correct", |v| v.name.as_str()),
+                    stamp.trim_end_matches('Z')
+                )
+            }
+        };
         Ok(Self {
             f,
             budget: FaultBudget::new(crash, byzantine.len() as u32, f),

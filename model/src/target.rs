@@ -91,6 +91,11 @@ pub struct Variant {
     /// The configuration exceeds the fault budget: a violation is theory, not a code bug.
     #[serde(default)]
     pub fault_budget_exceeded: bool,
+    /// Faults declared able to expose the bug: nemesis fault kinds (`crash-primary`) or
+    /// adversary names (`equivocate-sign`, `plugin:NAME.py` matched by file name). A campaign
+    /// run of this variant with one of them is expected to catch a `violates` property.
+    #[serde(default)]
+    pub exposed_by: Vec<String>,
 }
 
 /// Property names a variant may declare.

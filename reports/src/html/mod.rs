@@ -8,6 +8,7 @@
 //! a Content-Security-Policy forbids every other script and every network fetch, as a
 //! second line of defence.
 
+pub mod campaign;
 mod detectors;
 mod escape;
 mod faults;
@@ -57,7 +58,7 @@ const ERROR_HOOK: &str = include_str!("assets/errors.js");
 /// files are named on the page; only a folder that is not a run at all is an error.
 pub fn render_run_report(dir: &Path) -> Result<String, ReportError> {
     let run = load::RunData::load(dir)?;
-    Ok(render(&run, &nonce()))
+    Ok(render(&run))
 }
 
 /// Renders the report of `dir` and writes it to `dir/report.html`, returning that path.
@@ -101,7 +102,7 @@ fn run_end(run: &load::RunData, ops: &[ops::Op]) -> u64 {
         .max(1)
 }
 
-fn render(run: &load::RunData, nonce: &str) -> String {
+fn render(run: &load::RunData) -> String {
     let empty = Vec::new();
     let paired = ops::pair(run.events.as_deref().unwrap_or(&empty));
     let intervals = faults::intervals(run.faults.as_deref().unwrap_or(&[]));
@@ -128,7 +129,7 @@ fn render(run: &load::RunData, nonce: &str) -> String {
         "blocked": violations.first().and_then(|v| v.op_index),
     });
     let detectors = detectors::section(run.detectors.as_ref(), &intervals);
-    let nav = [
+    let nav: Vec<(&str, &str)> = [
         ("header", "Run", true),
         ("violations", "Violation", !violations.is_empty()),
         ("timeline", "Timeline", true),
@@ -138,23 +139,42 @@ fn render(run: &load::RunData, nonce: &str) -> String {
         ("detectors", "Detectors", !detectors.is_empty()),
         ("logs", "Logs", true),
     ]
-    .iter()
+    .into_iter()
     .filter(|(_, _, shown)| *shown)
-    .map(|(id, name, _)| format!("<a href=\"#{id}\">{name}</a>"))
-    .collect::<String>();
+    .map(|(id, name, _)| (id, name))
+    .collect();
+    let main = format!(
+        "{}{history_sections}{}{}{detectors}{}",
+        header::section(run),
+        heatmap::section(
+            run.trace.as_deref(),
+            run.metrics.as_deref(),
+            &axis,
+            &intervals
+        ),
+        faults::section(run.faults.as_deref(), &intervals),
+        logs::section(&run.logs),
+    );
+    page(&title, &nav, &main, &escape::script_json(&data), JS)
+}
+
+/// The document around a report's sections, shared by run and campaign reports: a
+/// Content-Security-Policy that allows only this render's scripts (by nonce) and no
+/// network, inline CSS, the error hook, the navigation, the page's data and its script.
+fn page(title: &str, nav: &[(&str, &str)], main: &str, data_json: &str, script: &str) -> String {
+    let nonce = nonce();
+    let nav: String = nav
+        .iter()
+        .map(|(id, name)| format!("<a href=\"#{id}\">{name}</a>"))
+        .collect();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; img-src data:\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>traitor: {}</title><style>{CSS}</style><script nonce=\"{nonce}\">{ERROR_HOOK}</script></head>\
-         <body><nav>{nav}</nav><ul id=\"js-errors\" hidden></ul><main>{}{history_sections}{}{}{detectors}{}</main>\
-         <script type=\"application/json\" id=\"report-data\">{}</script>\
-         <script nonce=\"{nonce}\">{JS}</script></body></html>\n",
-        escape::html(&title),
-        header::section(run),
-        heatmap::section(run.trace.as_deref(), run.metrics.as_deref(), &axis, &intervals),
-        faults::section(run.faults.as_deref(), &intervals),
-        logs::section(&run.logs),
-        escape::script_json(&data),
+         <body><nav>{nav}</nav><ul id=\"js-errors\" hidden></ul><main>{main}</main>\
+         <script type=\"application/json\" id=\"report-data\">{data_json}</script>\
+         <script nonce=\"{nonce}\">{script}</script></body></html>\n",
+        escape::html(title),
     )
 }

@@ -1,0 +1,251 @@
+//! `traitor campaign FILE`: many runs from one file, each judged against what theory
+//! expects, summed up as a CI gate (summary.json, junit.xml, report.html and a table).
+//!
+//! Exit codes: 0 every run as expected; 1 a false positive, an undecided check or a cell
+//! below its detection bar; 2 a bad campaign file (the field named); 3 a run that could not
+//! finish (harness or environment failure) or an interrupted campaign (run it again to
+//! resume).
+
+mod execute;
+pub mod file;
+pub mod plan;
+
+use crate::cli::CampaignArgs;
+use crate::exit::{warning, Failure, Outcome};
+use execute::{write_atomically, Runner};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use traitor_checkers::accuracy::Outcome as RunOutcome;
+use traitor_checkers::campaign::{RunRecord, Summary};
+
+/// Margin a run gets beyond its time and recovery window for start-up, final reads and
+/// checks before it is called hung.
+const RUN_MARGIN: Duration = Duration::from_secs(180);
+
+/// Runs `traitor campaign`.
+pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
+    let file = file::CampaignFile::read(&args.file).map_err(Failure::usage)?;
+    let name = file
+        .name(&args.file)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let runs = plan::plan(&file, &args.file)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+    let timing = file.timing().map_err(Failure::usage)?;
+    let parallel = args.parallel.or(file.parallel).unwrap_or(1);
+    if parallel == 0 {
+        return Err(Failure::usage("--parallel 0: expected at least 1"));
+    }
+    let store = std::path::absolute(&args.store)
+        .map_err(|e| Failure::usage(format!("--store {}: {e}", args.store.display())))?;
+    let dir = store.join(&name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::harness(format!("creating {}: {e}", dir.display())))?;
+    keep_campaign_file(&args.file, &dir)?;
+    write_atomically(&dir.join("plan.json"), &runs)
+        .map_err(|e| Failure::harness(format!("writing {}/plan.json: {e}", dir.display())))?;
+
+    let runner = Runner {
+        dir: dir.clone(),
+        store,
+        campaign: name.clone(),
+        run_limit: timing.time + timing.recover + RUN_MARGIN,
+        stopping: AtomicBool::new(false),
+        interrupted: AtomicBool::new(false),
+        all_done: AtomicBool::new(false),
+        children: Mutex::new(Vec::new()),
+    };
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let started = Instant::now();
+    let mut records: Vec<Option<RunRecord>> = runs.iter().map(|r| runner.finished(r)).collect();
+    let pending: Vec<usize> = (0..runs.len()).filter(|&i| records[i].is_none()).collect();
+    let resumed = runs.len() - pending.len();
+    eprintln!(
+        "traitor: campaign {name}: {} run(s), {} already finished, {parallel} side by side; folder {}",
+        runs.len(),
+        resumed,
+        dir.display()
+    );
+    let bar = progress_bar(runs.len(), resumed, args.json);
+
+    let next = AtomicUsize::new(0);
+    let (done, finished) = mpsc::channel::<(usize, RunRecord)>();
+    std::thread::scope(|scope| {
+        scope.spawn(|| watch_signals(&runner));
+        for _ in 0..parallel.min(pending.len().max(1)) {
+            let done = done.clone();
+            let (runner, runs, pending, next) = (&runner, &runs, &pending, &next);
+            scope.spawn(move || loop {
+                if runner.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Some(&index) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    return;
+                };
+                let record = runner.run(&runs[index]);
+                if done.send((index, record)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done);
+        for (index, record) in finished {
+            if bar.is_hidden() {
+                if !args.json {
+                    eprintln!("{}", line(&record));
+                }
+            } else {
+                bar.println(line(&record));
+            }
+            bar.inc(1);
+            records[index] = Some(record);
+        }
+        // Every worker is done: release the signal watcher.
+        runner.all_done.store(true, Ordering::SeqCst);
+    });
+    bar.finish_and_clear();
+    let interrupted = runner.interrupted.load(Ordering::SeqCst);
+
+    let mut summary = Summary::build(
+        name,
+        runs.len() as u32,
+        records.into_iter().flatten().collect(),
+        file.min_detection_rate,
+    );
+    summary.started_at = started_at;
+    summary.ended_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    summary.wall_time_s = started.elapsed().as_secs_f64();
+    write_outputs(&dir, &summary)?;
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"campaign_dir": dir, "gate": summary.gate, "cells": summary.cells, "confusion": summary.confusion, "wall_time_s": summary.wall_time_s})
+        );
+    } else {
+        print!("{}", traitor_reports::campaign::terminal(&summary));
+        println!(
+            "summary {} | junit {} | report {}",
+            dir.join("summary.json").display(),
+            dir.join("junit.xml").display(),
+            dir.join("report.html").display()
+        );
+    }
+    if interrupted {
+        return Err(Failure::harness(format!(
+            "interrupted after {} of {} runs; run the same command again to resume (finished runs are kept)",
+            summary.runs.len(),
+            summary.planned
+        )));
+    }
+    Ok(if summary.gate.errors > 0 {
+        Outcome::HarnessFailure
+    } else if summary.gate.passed {
+        Outcome::AsExpected
+    } else {
+        Outcome::Violation
+    })
+}
+
+/// summary.json, junit.xml and report.html, each written whole.
+fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), Failure> {
+    let harness = |what: &str, e: &dyn std::fmt::Display| {
+        Failure::harness(format!("writing {}/{what}: {e}", dir.display()))
+    };
+    write_atomically(&dir.join("summary.json"), summary)
+        .map_err(|e| harness("summary.json", &e))?;
+    let junit =
+        traitor_reports::campaign::junit(summary, dir).map_err(|e| harness("junit.xml", &e))?;
+    let tmp = dir.join(".junit.xml.tmp");
+    std::fs::write(&tmp, junit)
+        .and_then(|()| std::fs::rename(&tmp, dir.join("junit.xml")))
+        .map_err(|e| harness("junit.xml", &e))?;
+    traitor_reports::write_campaign_report(dir).map_err(|e| harness("report.html", &e))?;
+    Ok(())
+}
+
+/// Keeps a copy of the campaign file in its folder; a different file over an existing
+/// folder is allowed (finished runs with the same name are reused) but said out loud.
+fn keep_campaign_file(file: &Path, dir: &Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+    let kept = dir.join("campaign.toml");
+    if let Ok(old) = std::fs::read_to_string(&kept) {
+        if old != text {
+            warning(format!(
+                "{} differs from the file this campaign folder was started with; finished runs of the same name are kept, and judged against the new expectations",
+                file.display()
+            ));
+        }
+    }
+    std::fs::write(&kept, text)
+        .map_err(|e| Failure::harness(format!("writing {}: {e}", kept.display())))
+}
+
+fn progress_bar(total: usize, done: usize, quiet: bool) -> ProgressBar {
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs [{elapsed_precise}, about {eta} left]",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(done as u64);
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
+/// One finished run, as printed above the progress bar.
+fn line(record: &RunRecord) -> String {
+    let mark = match record.outcome {
+        RunOutcome::AsExpected => "ok  ",
+        RunOutcome::Error => "ERR ",
+        _ => "FAIL",
+    };
+    format!(
+        "{mark} {} ({:.0}s) {}: {}",
+        record.id,
+        record.elapsed_s,
+        record.outcome.word(),
+        record.evidence
+    )
+}
+
+/// On Ctrl-C or SIGTERM: start no new run and tell running ones to stop (they tear down).
+fn watch_signals(runner: &Runner) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return,
+            };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                    if runner.all_done.load(Ordering::SeqCst) {
+                        return;
+                    }
+                }
+            }
+        }
+        runner.interrupted.store(true, Ordering::SeqCst);
+        runner.stopping.store(true, Ordering::SeqCst);
+        runner.stop_children();
+        warning("stopping: running runs tear down; finished runs are kept for a resume");
+    });
+}

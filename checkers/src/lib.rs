@@ -9,6 +9,7 @@ pub mod accuracy;
 pub mod agreement;
 pub mod budget;
 pub mod campaign;
+pub mod detectors;
 pub mod input;
 pub mod linearizability;
 pub mod models;

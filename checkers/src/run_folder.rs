@@ -20,6 +20,9 @@ pub struct RunFolder {
     pub warnings: Vec<String>,
 }
 
+/// The records of one JSON-lines file and the warnings met reading it.
+pub type Records<T> = (Vec<T>, Vec<String>);
+
 /// Why a folder could not be loaded: the file and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum RunFolderError {
@@ -85,14 +88,26 @@ impl RunFolder {
         &mut self,
         name: &str,
     ) -> Result<Vec<T>, RunFolderError> {
-        let path = self.dir.join(name);
-        let Some(text) = read_optional(&path)? else {
+        let Some((records, warnings)) = self.read_records(name)? else {
             return Ok(Vec::new());
         };
-        let (records, warnings) =
-            parse_records(&text).map_err(|source| RunFolderError::Parse { path, source })?;
         self.note(name, warnings);
         Ok(records)
+    }
+
+    /// Reads a JSON-lines file of the folder that [`RunFolder::load`] leaves alone (the
+    /// trace, the metrics), with its warnings; `None` when the file is missing.
+    pub fn read_records<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<Records<T>>, RunFolderError> {
+        let path = self.dir.join(name);
+        let Some(text) = read_optional(&path)? else {
+            return Ok(None);
+        };
+        parse_records(&text)
+            .map(Some)
+            .map_err(|source| RunFolderError::Parse { path, source })
     }
 
     fn note(&mut self, file: &str, warnings: Vec<String>) {

@@ -1,7 +1,5 @@
 //! Where one message ends: the framing rules applied to the bytes waiting in a buffer.
 
-use std::borrow::Cow;
-
 use crate::Framing;
 
 /// Messages larger than this are passed through as they arrive, without per-message
@@ -99,24 +97,6 @@ pub(crate) fn frame(framing: Framing, payload: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The message kind for the trace: the top-level `type` field of a `len32-json` body, when
-/// it is a string; `None` for every other framing or for a body that is not such JSON.
-pub(crate) fn kind(framing: Framing, frame: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Typed<'a> {
-        #[serde(rename = "type", borrow, default)]
-        kind: Option<Cow<'a, str>>,
-    }
-    if framing != Framing::Len32Json {
-        return None;
-    }
-    let body = frame.get(4..)?;
-    serde_json::from_slice::<Typed<'_>>(body)
-        .ok()?
-        .kind
-        .map(Cow::into_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,15 +165,5 @@ mod tests {
         let mut cutter = Cutter::new(Framing::Stream);
         assert_eq!(cutter.cut(b""), Cut::Partial(None));
         assert_eq!(cutter.cut(b"abc"), Cut::Whole(3));
-    }
-
-    #[test]
-    fn kind_reads_the_type_field_of_len32_json_only() {
-        let f = frame(br#"{"from":1,"view":[1,2],"type":"prepare","sig":"ab"}"#);
-        assert_eq!(kind(Framing::Len32Json, &f).as_deref(), Some("prepare"));
-        assert_eq!(kind(Framing::Len32, &f), None);
-        assert_eq!(kind(Framing::Len32Json, &frame(b"not json")), None);
-        assert_eq!(kind(Framing::Len32Json, &frame(br#"{"type":3}"#)), None);
-        assert_eq!(kind(Framing::Len32Json, &frame(br#"{"a":1}"#)), None);
     }
 }

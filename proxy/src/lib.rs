@@ -18,6 +18,7 @@ mod cut;
 mod decide;
 mod intercept;
 mod links;
+mod observe;
 mod pipe;
 mod proxy;
 mod sink;

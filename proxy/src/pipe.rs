@@ -26,6 +26,7 @@ use crate::connection::Shared;
 use crate::cut::{self, Cut, Cutter, MAX_FRAME};
 use crate::decide::{decide, Message, Verdict};
 use crate::links::{Counters, Link, LinkRule, LinkTable};
+use crate::observe;
 use crate::sink::Sink;
 use crate::trace::{Action, Trace};
 use crate::twins::{Instance, Routing};
@@ -446,10 +447,16 @@ impl Pipe {
 
     fn trace_message(&self, frame: &[u8], size: usize, action: Action) {
         if self.trace.wants() {
-            let kind = cut::kind(self.framing, frame);
+            let content = observe::content(self.framing, frame);
             let instance = (self.instance != 0).then_some(self.instance);
-            self.trace
-                .record(self.link.from, self.link.to, size, kind, action, instance);
+            self.trace.record(
+                self.link.from,
+                self.link.to,
+                size,
+                content,
+                action,
+                instance,
+            );
         }
     }
 

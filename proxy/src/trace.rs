@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::observe::Content;
 use crate::NodeId;
 
 /// What the proxy did with a message, as written in the trace.
@@ -43,7 +44,9 @@ struct Record {
     instance: Option<u8>,
     to: NodeId,
     size: usize,
-    kind: Option<String>,
+    /// What an observer of the wire reads in the message (kind, round, claims, digest).
+    #[serde(flatten)]
+    content: Content,
     action: Action,
 }
 
@@ -113,7 +116,7 @@ impl Trace {
     }
 
     /// Whether a record would still be written; lets callers skip work (reading a
-    /// message's kind) once the trace is full.
+    /// message's content) once the trace is full.
     pub fn wants(&self) -> bool {
         self.output.is_some() && self.used.load(Ordering::Relaxed) <= self.limit
     }
@@ -126,7 +129,7 @@ impl Trace {
         from: NodeId,
         to: NodeId,
         size: usize,
-        kind: Option<String>,
+        content: Content,
         action: Action,
         instance: Option<u8>,
     ) {
@@ -146,7 +149,7 @@ impl Trace {
                 instance,
                 to,
                 size,
-                kind,
+                content,
                 action,
             }));
         } else if slot == self.limit {

@@ -1,4 +1,4 @@
-//! The bounded trace.
+//! The bounded trace, and what it records of each message.
 
 mod common;
 
@@ -38,11 +38,19 @@ async fn the_trace_is_bounded_and_ends_with_a_truncation_marker() {
     assert_eq!(lines[0]["from"], 0);
     assert_eq!(lines[0]["to"], 1);
     assert_eq!(lines[0]["size"], json_message("prepare", 0).len());
+    assert_eq!(lines[0]["round"], "seq=0");
+    assert_eq!(lines[0]["claims"], 0);
+    assert_eq!(lines[0]["digest"].as_str().map(str::len), Some(16));
+    assert!(lines[0].get("malformed").is_none());
     for line in &lines[1..5] {
         assert_eq!(line["action"], "deliver");
         assert_eq!(line["kind"], "commit");
         assert!(line["time"].as_u64().unwrap() > 0);
     }
+    assert_ne!(
+        lines[1]["digest"], lines[2]["digest"],
+        "seq 1 and seq 2 differ"
+    );
     assert_eq!(lines[5]["truncated"], true);
     // The counters are never truncated.
     let link = stats.iter().find(|s| s.from == 0 && s.to == 1).unwrap();

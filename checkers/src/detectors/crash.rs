@@ -1,0 +1,123 @@
+//! Crash: a node gone (its process not running when sampled) or silent to all its peers
+//! for [`SILENCE_NS`] while at least half of them keep talking. A node cut off by a
+//! partition is not silent: what it sends is held by the network and still seen leaving.
+
+use super::activity::{by_sender, silences, Counts, Span, SILENCE_NS};
+use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
+use serde_json::json;
+use traitor_model::NodeId;
+
+pub fn detect(observed: &Observed) -> Vec<Finding> {
+    let span = Span::of(observed);
+    let counts = span
+        .map(|span| by_sender(observed, span))
+        .unwrap_or_default();
+    let needed = observed.nodes.len().saturating_sub(1).div_ceil(2);
+    let mut findings = Vec::new();
+    for &node in &observed.nodes {
+        let mut episodes = Vec::new();
+        if let (Some(span), Some(quiet)) = (span, counts.get(&node)) {
+            let talkers: Vec<Counts> = counts
+                .iter()
+                .filter(|(n, _)| **n != node)
+                .map(|(_, c)| c.clone())
+                .collect();
+            for s in silences(quiet, &talkers, needed, None, span) {
+                episodes.push((
+                    s.known,
+                    json!({"silent_from": s.from, "silent_until": s.until}),
+                ));
+            }
+        }
+        episodes.extend(not_running(observed, node));
+        episodes.sort_by_key(|(t, _)| *t);
+        let Some(&(time, _)) = episodes.first() else {
+            continue;
+        };
+        let gone = episodes
+            .iter()
+            .any(|(_, e)| e.get("not_running_from").is_some());
+        let how = match gone {
+            true => "not running when sampled",
+            false => "silent to all peers while they talked",
+        };
+        findings.push(Finding {
+            detector: Detector::Crash,
+            nodes: vec![node],
+            time,
+            summary: format!(
+                "node {node} stopped: {how} ({} episode(s); first known at {:.1} s)",
+                episodes.len(),
+                time as f64 / 1e9
+            ),
+            evidence: json!({
+                "episodes": episodes.len(),
+                "silence_ns": SILENCE_NS,
+                "first": episodes.iter().take(SHOWN_EVIDENCE).map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+            }),
+        });
+    }
+    findings
+}
+
+/// Stretches in which the node's samples say its process was not running.
+fn not_running(observed: &Observed, node: NodeId) -> Vec<(u64, serde_json::Value)> {
+    let Some(samples) = observed.samples.get(&node) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut down_since: Option<u64> = None;
+    for (time, sample) in samples {
+        match (sample.running, down_since) {
+            (false, None) => down_since = Some(*time),
+            (true, Some(since)) => {
+                out.push((
+                    since,
+                    json!({"not_running_from": since, "running_again": time}),
+                ));
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(since) = down_since {
+        out.push((since, json!({"not_running_from": since})));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn a_killed_node_is_found_when_it_stops_talking() {
+        let mut trace = chatter(4, 0, 10_000);
+        trace.retain(|l| !(l.from == Some(2) && l.time > ms(3000) && l.time < ms(7000)));
+        let found = detect(&observed(4, trace, vec![]));
+        assert_eq!(nodes_of(&found), vec![2], "{found:#?}");
+        assert_eq!(found[0].time, ms(5000));
+    }
+
+    #[test]
+    fn a_node_not_running_is_found_from_its_samples() {
+        let metrics = samples(4, 10, |node, second| {
+            (node != 1 || second < 4, 1_000_000, 50)
+        });
+        let found = detect(&observed(4, chatter(4, 0, 10_000), metrics));
+        assert_eq!(nodes_of(&found), vec![1], "{found:#?}");
+        assert_eq!(found[0].time, ms(4000));
+    }
+
+    #[test]
+    fn a_correct_cluster_and_a_partitioned_node_are_not_suspected() {
+        let mut trace = chatter(4, 0, 10_000);
+        for line in trace.iter_mut() {
+            if (line.from == Some(3) || line.to == Some(3)) && line.time > ms(2000) {
+                line.action = Some("hold".into());
+            }
+        }
+        assert!(detect(&observed(4, trace, vec![])).is_empty());
+    }
+}

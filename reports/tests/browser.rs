@@ -248,3 +248,35 @@ fn a_ten_thousand_op_report_loads() {
     assert!(page.took < Duration::from_secs(15), "{:?}", page.took);
     screenshot(&url(&report), "browser-10000.png");
 }
+
+/// The campaign report: loads clean, shows the matrix, the false negatives and positives
+/// with links to their runs, and the evidence's attack strings as text.
+#[test]
+fn a_campaign_report_with_a_false_negative_runs_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    common::campaign::write_summary(dir.path());
+    let report = traitor_reports::write_campaign_report(dir.path()).unwrap();
+    let page = dump(&url(&report));
+    assert_eq!(problems(&page), Vec::<String>::new(), "{}", page.log);
+    for id in [
+        "header",
+        "matrix",
+        "false-positives",
+        "false-negatives",
+        "confusion",
+        "detectors",
+        "runs",
+        "outcome-filter",
+    ] {
+        assert!(
+            page.dom.contains(&format!("id=\"{id}\"")),
+            "#{id} is not on the page"
+        );
+    }
+    assert!(page
+        .dom
+        .contains("href=\"pbft-viewchange-drops-prepared-crash-primary-n4-s2/report.html\""));
+    assert!(page.dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let shot = screenshot(&url(&report), "campaign-false-negative.png");
+    println!("screenshot: {}", shot.display());
+}

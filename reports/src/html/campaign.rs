@@ -199,6 +199,8 @@ fn matrix(s: &Summary) -> String {
         let _ = write!(out, "<th>{}</th>", html(f));
     }
     out.push_str("</tr></thead><tbody>");
+    // The correct code first: it is what every bug row is read against.
+    rows.sort_by_key(|(_, variant)| variant.is_some());
     let cell_info: BTreeMap<&str, _> = s.cells.iter().map(|c| (c.cell.as_str(), c)).collect();
     for (row, variant) in &rows {
         let kind = if variant.is_some() { "bug" } else { "correct" };
@@ -323,7 +325,8 @@ fn detectors(s: &Summary) -> String {
         out.push_str("<p>No run of this campaign recorded detector scores.</p></section>");
         return out;
     };
-    let mut columns: Vec<&str> = Vec::new();
+    // Precision, recall and F1 first, as they are read; then whatever else was scored.
+    let mut columns: Vec<&str> = vec!["precision", "recall", "f1"];
     for scores in table.values() {
         for key in scores.as_object().into_iter().flat_map(|o| o.keys()) {
             if !columns.contains(&key.as_str()) {
@@ -367,24 +370,27 @@ fn runs(s: &Summary) -> String {
     );
     for run in &s.runs {
         let (class, _) = outcome_class(run.outcome);
-        let checks: Vec<String> = run
-            .expectation
-            .checks
-            .iter()
-            .map(|(checker, expect)| {
-                let found = run.found.get(checker).map_or("-", |v| match v {
-                    Validity::Holds => "holds",
-                    Validity::Violated => "violated",
-                    Validity::Unknown => "unknown",
-                });
-                let expect = match expect {
-                    Expect::Holds => "holds",
-                    Expect::Violated => "breaks",
-                    Expect::Either => "any",
-                };
-                format!("{checker}: {expect} \u{2192} {found}")
-            })
-            .collect();
+        let checks: Vec<String> = if run.found.is_empty() {
+            vec!["no verdict: the run did not finish".into()]
+        } else {
+            run.expectation
+                .checks
+                .iter()
+                .map(|(checker, expect)| {
+                    let found = run.found.get(checker).map_or("-", |v| match v {
+                        Validity::Holds => "holds",
+                        Validity::Violated => "violated",
+                        Validity::Unknown => "unknown",
+                    });
+                    let expect = match expect {
+                        Expect::Holds => "holds",
+                        Expect::Violated => "breaks",
+                        Expect::Either => "any",
+                    };
+                    format!("{checker}: {expect} \u{2192} {found}")
+                })
+                .collect()
+        };
         let _ = write!(
             out,
             "<tr class=\"{class}\" data-outcome=\"{class}\"><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} s</td></tr>",

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses part of this module
 
+pub mod campaign;
+
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::Path;

@@ -41,6 +41,17 @@ struct ConfusionRow {
     free: String,
 }
 
+#[derive(Tabled)]
+struct DetectorRow {
+    detector: String,
+    precision: String,
+    recall: String,
+    #[tabled(rename = "F1")]
+    f1: String,
+    #[tabled(rename = "median latency")]
+    latency: String,
+}
+
 /// A percentage, or "-" when there was nothing to divide.
 pub fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "-".into(), |r| format!("{:.0}%", r * 100.0))
@@ -73,6 +84,22 @@ pub fn terminal(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", Table::new(cells).with(Style::sharp()));
     let _ = writeln!(out, "{}", Table::new(confusion).with(Style::sharp()));
+    if let Some(detectors) = summary
+        .detectors
+        .as_ref()
+        .and_then(|d| d["detectors"].as_object())
+    {
+        let rows = detectors.iter().map(|(name, d)| DetectorRow {
+            detector: name.clone(),
+            precision: percent(d["precision"].as_f64()),
+            recall: percent(d["recall"].as_f64()),
+            f1: d["f1"].as_f64().map_or("-".into(), |f| format!("{f:.2}")),
+            latency: d["latency_median_ms"]
+                .as_f64()
+                .map_or("-".into(), |ms| format!("{:.1} s", ms / 1000.0)),
+        });
+        let _ = writeln!(out, "{}", Table::new(rows).with(Style::sharp()));
+    }
     for run in summary
         .runs
         .iter()

@@ -20,6 +20,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use traitor_checkers::accuracy::Outcome as RunOutcome;
 use traitor_checkers::campaign::{RunRecord, Summary};
+use traitor_checkers::detectors::score::{aggregate, RunScore};
 
 /// Margin a run gets beyond its time and recovery window for start-up, final reads and
 /// checks before it is called hung.
@@ -117,6 +118,7 @@ pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
     summary.started_at = started_at;
     summary.ended_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     summary.wall_time_s = started.elapsed().as_secs_f64();
+    summary.detectors = detector_scores(&summary.runs);
     write_outputs(&dir, &summary)?;
 
     if args.json {
@@ -248,4 +250,40 @@ fn watch_signals(runner: &Runner) {
         runner.stop_children();
         warning("stopping: running runs tear down; finished runs are kept for a resume");
     });
+}
+
+/// The detectors' precision, recall, F1 and latency over every run that scored them, keyed
+/// by detector, for the summary, the table and the report.
+fn detector_scores(runs: &[RunRecord]) -> Option<serde_json::Value> {
+    let scores: Vec<RunScore> = runs
+        .iter()
+        .filter_map(|r| serde_json::from_value(r.detectors.clone()?).ok())
+        .collect();
+    if scores.is_empty() {
+        return None;
+    }
+    let ms = |ns: Option<i64>| ns.map(|ns| ns as f64 / 1e6);
+    let table: serde_json::Map<String, serde_json::Value> = aggregate(&scores)
+        .into_iter()
+        .map(|d| {
+            let name = serde_json::to_value(d.detector)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("{:?}", d.detector));
+            let row = serde_json::json!({
+                "precision": d.precision,
+                "recall": d.recall,
+                "f1": d.f1,
+                "true_positives": d.true_positives,
+                "false_positives": d.false_positives,
+                "false_negatives": d.false_negatives,
+                "latency_median_ms": ms(d.latency_median_ns),
+                "latency_max_ms": ms(d.latency_max_ns),
+                "false_positive_runs": d.false_positive_runs,
+                "false_negative_runs": d.false_negative_runs,
+            });
+            (name, row)
+        })
+        .collect();
+    Some(serde_json::json!({"runs": scores.len(), "detectors": table}))
 }

@@ -328,7 +328,12 @@ fn detectors(s: &Summary) -> String {
     // Precision, recall and F1 first, as they are read; then whatever else was scored.
     let mut columns: Vec<&str> = vec!["precision", "recall", "f1"];
     for scores in table.values() {
-        for key in scores.as_object().into_iter().flat_map(|o| o.keys()) {
+        let figures = scores
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_array() && !v.is_object());
+        for (key, _) in figures {
             if !columns.contains(&key.as_str()) {
                 columns.push(key);
             }
@@ -354,7 +359,30 @@ fn detectors(s: &Summary) -> String {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table>");
+    for (name, scores) in table {
+        for (field, what) in [
+            ("false_positive_runs", "named a node that had no such fault"),
+            ("false_negative_runs", "missed a node that had such a fault"),
+        ] {
+            let Some(list) = scores[field].as_array().filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let _ = write!(out, "<h4>{} {what} ({})</h4><ul>", html(name), list.len());
+            for entry in list {
+                let run = entry["run"].as_str().unwrap_or_default();
+                let _ = write!(
+                    out,
+                    "<li><a href=\"{}/report.html\">{}</a>: node(s) {}</li>",
+                    html(run),
+                    html(run),
+                    html(&entry["nodes"].to_string())
+                );
+            }
+            out.push_str("</ul>");
+        }
+    }
+    out.push_str("</section>");
     out
 }
 

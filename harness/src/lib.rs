@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod commits;
+pub mod detect;
 pub mod exit;
 pub mod keys;
 pub mod nemesis;

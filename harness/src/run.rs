@@ -341,6 +341,7 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
         "verdict.json",
         &json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks}),
     )?;
+    let detected = crate::detect::write_detectors(&store);
     let report = traitor_reports::write_run_report(&store.dir)
         .map_err(|e| Failure::harness(format!("writing the run report: {e}")))?;
     if args.json {
@@ -351,6 +352,9 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     } else {
         println!("{}", table(std::slice::from_ref(&verdict)));
         print!("{}", details(std::slice::from_ref(&verdict)));
+        if let Some(detected) = &detected {
+            println!("{}", crate::detect::summary_line(detected));
+        }
         println!("report {}", report.display());
         println!(
             "seed {} | verdict {} | run folder {}",

@@ -107,8 +107,8 @@ pub struct RunArgs {
 
     /// A Byzantine adversary, NAME[:key=value,...]; repeat to compose several. Built in:
     /// corrupt, mutate, replay, impersonate, omit, equivocate-sign (`traitor adversaries`
-    /// lists their parameters). They act on the Byzantine nodes' messages only, except
-    /// equivocate-twins[:every=5s]: a second instance of each Byzantine node, peers split between the two.
+    /// lists their parameters). They act on the Byzantine nodes' messages, except
+    /// equivocate-twins[:every=5s]: a twin of each Byzantine node, peers split between the two.
     #[arg(long = "adversary", value_name = "SPEC")]
     pub adversaries: Vec<String>,
 

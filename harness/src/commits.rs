@@ -58,27 +58,36 @@ impl CommitReader {
         Ok(())
     }
 
-    /// Waits up to `bound` for every node to report the same height, then reads every log
-    /// in full. Returns the nodes that could not be read.
-    pub async fn final_read(&mut self, bound: Duration) -> Result<Vec<NodeId>, Failure> {
+    /// Waits up to `bound` for the `correct` nodes to report the same height, then reads
+    /// their logs in full. A Byzantine node's log proves nothing, and one that equivocates
+    /// (its twin, say) may never catch up, so it is neither waited for nor read. Returns
+    /// the correct nodes that could not be read.
+    pub async fn final_read(
+        &mut self,
+        bound: Duration,
+        correct: &[NodeId],
+    ) -> Result<Vec<NodeId>, Failure> {
         let deadline = Instant::now() + bound;
-        let mut pages: Vec<Option<LogPage>> = Vec::new();
+        let mut pages: Vec<(NodeId, Option<LogPage>)> = Vec::new();
         loop {
             pages.clear();
-            for &api in &self.nodes {
-                pages.push(self.api.log(api, 0).await.ok());
+            for &node in correct {
+                let page = self.api.log(self.nodes[node as usize], 0).await.ok();
+                pages.push((node, page));
             }
-            let heights: Vec<u64> = pages.iter().flatten().map(|p| p.committed).collect();
-            let settled =
-                pages.iter().all(Option::is_some) && heights.windows(2).all(|w| w[0] == w[1]);
+            let heights: Vec<u64> = pages
+                .iter()
+                .flat_map(|(_, p)| p)
+                .map(|p| p.committed)
+                .collect();
+            let settled = heights.len() == pages.len() && heights.windows(2).all(|w| w[0] == w[1]);
             if settled || Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         let mut unread = Vec::new();
-        for (node, page) in pages.drain(..).enumerate() {
-            let node = node as NodeId;
+        for (node, page) in pages.drain(..) {
             match page {
                 Some(page) => self.write(node, self.incarnation(node), 0, page, true)?,
                 None => unread.push(node),

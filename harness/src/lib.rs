@@ -15,6 +15,7 @@ pub mod run;
 pub mod stop;
 pub mod store;
 pub mod target;
+pub mod twins;
 pub mod workload;
 
 use cli::{Cli, Command};

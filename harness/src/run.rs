@@ -17,6 +17,7 @@ use crate::progress::Progress;
 use crate::stop::stopped;
 use crate::store::{Jsonl, RunStore};
 use crate::target::Target;
+use crate::twins::Twins;
 use crate::workload::{run_clients, Clients, Counters, OpMix, WorkloadConfig};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
+use traitor_adversaries::builtin::EquivocateTwins;
 use traitor_checkers::{Budget, Validity};
 use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
 use traitor_model::run::FaultBudget;
@@ -60,6 +62,8 @@ pub struct Plan {
     pub settle: Duration,
     /// `--adversary` specs, each checked to parse.
     pub adversaries: Vec<String>,
+    /// `equivocate-twins`, if asked for: a twin of every Byzantine node.
+    pub twins: Option<EquivocateTwins>,
     pub byzantine: Vec<NodeId>,
     pub budget: FaultBudget,
 }
@@ -124,9 +128,18 @@ impl Plan {
         if args.concurrency == 0 {
             return Err(Failure::usage("--concurrency must be at least 1"));
         }
+        let mut twins = None;
         for spec in &args.adversaries {
-            traitor_adversaries::spec::parse(spec)
+            let adversary = traitor_adversaries::spec::parse(spec)
                 .map_err(|e| Failure::usage(format!("--adversary {e}")))?;
+            if let Some(asked) = adversary.twins() {
+                if twins.replace(asked.clone()).is_some() {
+                    return Err(Failure::usage(format!(
+                        "--adversary {spec}: equivocate-twins is given twice; each Byzantine \
+                         node has one twin, so give it once"
+                    )));
+                }
+            }
         }
         let seed = args.seed.unwrap_or_else(|| {
             SystemTime::now()
@@ -190,6 +203,7 @@ impl Plan {
             f,
             budget: FaultBudget::new(crash, byzantine.len() as u32, f),
             adversaries: args.adversaries.clone(),
+            twins,
             byzantine,
             workload: WorkloadConfig {
                 mix,
@@ -313,6 +327,8 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     let mut backend = backend.lock().await;
     if let Err(e) = backend.collect_logs(&store.dir.join("logs")).await {
         warning(format!("collecting node logs: {e}"));
+    } else if plan.twins.is_some() {
+        crate::twins::name_logs(&store.dir.join("logs"), plan.n, &plan.byzantine);
     }
     let teardown = backend.teardown().await;
     drop(backend);
@@ -396,26 +412,36 @@ async fn drive(
         move |e: traitor_cluster::ClusterError| Failure::harness(format!("{what}: {e}"))
     };
     let n = plan.n as usize;
+    let faults = store.jsonl("faults.jsonl")?;
+    let mut twins = plan.twins.clone().map(|adversary| {
+        let run = (plan.n, plan.f, plan.byzantine.as_slice());
+        Twins::new(adversary, run, plan.seed, faults.clone(), run_start)
+    });
+    // Every node instance as (its node, its backend slot): the nodes, then any twins.
+    let instances: Vec<(NodeId, usize)> = (0..n)
+        .map(|i| (i as NodeId, i))
+        .chain(twins.iter().flat_map(Twins::instances))
+        .collect();
     let addressing = backend
         .lock()
         .await
-        .prepare(n)
+        .prepare(instances.len())
         .await
         .map_err(harness("preparing the cluster"))?;
     let node_spec = &plan.target.spec.node;
     let keys = Keys::generate(n, plan.seed);
-    let faults = store.jsonl("faults.jsonl")?;
     let hook = adversary_hook(plan, &keys, faults.clone(), run_start, fatal)?;
     let interceptor = hook
         .clone()
         .map(|hook| hook as Arc<dyn traitor_proxy::Interceptor>);
     let proxy = Proxy::start(ProxyConfig {
         listen_ip: addressing.proxy_ip,
-        nodes: (0..n)
-            .map(|i| ProxyNode {
-                id: i as NodeId,
-                source_ip: addressing.node_ips[i],
-                upstream: SocketAddr::new(addressing.node_ips[i], node_spec.peer_port),
+        nodes: instances
+            .iter()
+            .map(|&(id, slot)| ProxyNode {
+                id,
+                source_ip: addressing.node_ips[slot],
+                upstream: SocketAddr::new(addressing.node_ips[slot], node_spec.peer_port),
             })
             .collect(),
         framing: plan.framing,
@@ -436,32 +462,43 @@ async fn drive(
         .map(|i| proxy.endpoint(i as NodeId).to_string())
         .collect();
     let links = proxy.links();
+    let twin_control = proxy.twins();
+    if let Some(twins) = &mut twins {
+        twins.split(&twin_control)?;
+    }
     *proxy_slot = Some(proxy);
 
     progress.phase("starting nodes");
-    for i in 0..n {
+    for &(id, slot) in &instances {
         let args = plan.node_args(
-            i as NodeId,
-            &addressing.node_ips[i].to_string(),
+            id,
+            &addressing.node_ips[slot].to_string(),
             &peers.join(","),
             &keys,
         );
+        let what = if slot == id as usize {
+            format!("starting node {id}")
+        } else {
+            format!("starting the twin of node {id}")
+        };
         backend
             .lock()
             .await
-            .start_node(i as NodeId, args)
+            .start_node(slot as NodeId, args)
             .await
-            .map_err(harness(&format!("starting node {i}")))?;
+            .map_err(harness(&what))?;
     }
-    let apis: Vec<SocketAddr> = addressing
+    let every_api: Vec<SocketAddr> = addressing
         .node_ips
         .iter()
         .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
         .collect();
     let api = NodeApi::new();
-    traitor_cluster::wait_ready(&apis, STARTUP_LIMIT)
+    traitor_cluster::wait_ready(&every_api, STARTUP_LIMIT)
         .await
         .map_err(harness("starting the nodes"))?;
+    // Clients, nemesis and log reads address the n nodes; twins only take part.
+    let apis = every_api[..n].to_vec();
 
     progress.phase("running");
     let history = store.jsonl("history.jsonl")?;
@@ -508,8 +545,12 @@ async fn drive(
         backend.clone(),
         metrics,
         run_start,
+        instances[n..].to_vec(),
         background_stopped.clone(),
     ));
+    if let Some(twins) = twins {
+        background.spawn(twins.keep_splitting(twin_control, background_stopped.clone()));
+    }
     if let Some(hook) = hook {
         background.spawn(crate::adversary::tick_adversaries(
             hook,
@@ -549,7 +590,10 @@ async fn drive(
     }
     progress.phase("reading every node's committed log");
     let mut reader = CommitReader::new(api, apis, commits, run_start, incarnations);
-    let unread = reader.final_read(QUIESCE_LIMIT).await?;
+    let correct: Vec<NodeId> = (0..plan.n)
+        .filter(|x| !plan.byzantine.contains(x))
+        .collect();
+    let unread = reader.final_read(QUIESCE_LIMIT, &correct).await?;
     if !unread.is_empty() {
         warning(format!(
             "could not read the final log of node(s) {unread:?}"
@@ -571,11 +615,14 @@ async fn checkpoints(
     }
 }
 
-/// Samples every node's CPU, memory and network each second until stopped.
+/// Samples every node's CPU, memory and network each second until stopped. A twin's
+/// samples (from its backend slot, listed in `twins` with its node) are of kind `twin`,
+/// so that nothing counts its slot as one more node.
 async fn samples(
     backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
     metrics: Jsonl,
     run_start: Instant,
+    twins: Vec<(NodeId, usize)>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), Failure> {
     loop {
@@ -585,7 +632,10 @@ async fn samples(
                 let time = run_start.elapsed().as_nanos() as u64;
                 match sampled {
                     Ok(nodes) => for sample in nodes {
-                        metrics.append(&json!({"kind": "node", "time": time, "sample": sample}))?;
+                        match twins.iter().find(|(_, slot)| *slot == sample.node as usize) {
+                            Some((node, _)) => metrics.append(&json!({"kind": "twin", "time": time, "twin_of": node, "sample": sample}))?,
+                            None => metrics.append(&json!({"kind": "node", "time": time, "sample": sample}))?,
+                        }
                     },
                     Err(e) => metrics.append(&json!({"kind": "sample-error", "time": time, "error": e.to_string()}))?,
                 }
@@ -679,12 +729,17 @@ fn adversary_hook(
         byzantine: plan.byzantine.clone(),
         keys: byzantine_keys,
     };
-    let adversaries = plan
+    let mut adversaries = plan
         .adversaries
         .iter()
         .map(|spec| traitor_adversaries::spec::parse(spec))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::usage)?;
+    // Twins act on the cluster (see `crate::twins`), not on messages.
+    adversaries.retain(|adversary| adversary.twins().is_none());
+    if adversaries.is_empty() {
+        return Ok(None);
+    }
     let chain = traitor_adversaries::Chain::start(
         adversaries,
         run,

@@ -7,7 +7,12 @@ mod common;
 use common::{labelled_leftovers, require_docker, traitor};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Held by each Docker test: a test checks that no labelled container is left, which a
+/// run of another test beside it would break.
+static DOCKER: Mutex<()> = Mutex::new(());
 
 /// Runs pbft with partitions and crash-primary and returns the JSON verdict.
 fn pbft_run(backend: &str, store: &Path, seed: u64) -> Value {
@@ -107,6 +112,7 @@ fn assert_every_check_holds(verdict: &Value) {
 #[test]
 fn pbft_in_docker_survives_partitions_and_a_crashed_primary() {
     require_docker();
+    let _docker = DOCKER.lock().unwrap_or_else(|p| p.into_inner());
     let store = tempfile::tempdir().unwrap();
     let verdict = pbft_run("docker", store.path(), 1);
     assert_every_check_holds(&verdict);
@@ -122,6 +128,76 @@ fn pbft_on_local_processes_survives_partitions_and_a_crashed_primary() {
     let store = tempfile::tempdir().unwrap();
     let verdict = pbft_run("process", store.path(), 2);
     assert_every_check_holds(&verdict);
+}
+
+/// A twinned primary (equivocate-twins, re-split every 3 s) against pbft: both instances
+/// run, each peer hears one of them, and the correct nodes stay safe.
+fn pbft_with_a_twinned_primary(backend: &str, store: &Path) {
+    let out = traitor()
+        .args(["run", "--target", "targets/pbft", "--backend", backend])
+        .args(["--time", "8s", "--recover", "6s", "--settle", "3s"])
+        .args(["--nemesis", "none", "--byzantine", "primary", "--seed", "4"])
+        .args([
+            "--adversary",
+            "equivocate-twins:every=3s",
+            "--json",
+            "--store",
+        ])
+        .arg(store)
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let verdict = verdict_of(&out);
+    for safety in ["agreement", "validity", "linearizability"] {
+        let check = verdict["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["checker"] == safety)
+            .unwrap_or_else(|| panic!("{safety} missing: {verdict:#}"));
+        assert_eq!(check["valid"], true, "{check:#}");
+    }
+    let run_dir = PathBuf::from(verdict["run_dir"].as_str().unwrap());
+    let faults = std::fs::read_to_string(run_dir.join("faults.jsonl")).unwrap();
+    let splits = faults
+        .lines()
+        .filter(|l| l.contains(r#""kind":"equivocate-twins""#) && l.contains(r#""twin1":["#))
+        .count();
+    assert!(splits >= 2, "a first split and re-splits: {faults}");
+    let twin_log = std::fs::read_to_string(run_dir.join("logs/0-twin.log")).unwrap();
+    assert!(
+        twin_log.contains("replica ready id=0"),
+        "the twin ran: {twin_log}"
+    );
+    let trace = std::fs::read_to_string(run_dir.join("trace.jsonl")).unwrap();
+    for action in ["deliver", "drop"] {
+        let action = format!(r#""action":"{action}""#);
+        assert!(
+            trace
+                .lines()
+                .any(|l| l.contains(r#""from":0,"instance":1,"#) && l.contains(&action)),
+            "the trace shows the twin's messages, some with {action}"
+        );
+    }
+}
+
+#[test]
+fn pbft_on_local_processes_stays_safe_with_a_twinned_primary() {
+    let store = tempfile::tempdir().unwrap();
+    pbft_with_a_twinned_primary("process", store.path());
+}
+
+#[test]
+fn pbft_in_docker_stays_safe_with_a_twinned_primary() {
+    require_docker();
+    let _docker = DOCKER.lock().unwrap_or_else(|p| p.into_inner());
+    let store = tempfile::tempdir().unwrap();
+    pbft_with_a_twinned_primary("docker", store.path());
+    assert_eq!(
+        labelled_leftovers(),
+        (0, 0),
+        "the twin's container or the network was left behind"
+    );
 }
 
 /// Every built-in adversary at once, under partitions: the burst after a partition once

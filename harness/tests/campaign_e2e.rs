@@ -93,9 +93,12 @@ fn a_campaign_killed_with_sigkill_resumes_without_redoing_finished_runs() {
     child.wait().unwrap();
     let finished_before = records(&campaign_dir);
     assert_eq!(finished_before.len(), 1, "{finished_before:?}");
-    let first_record =
-        std::fs::read_to_string(campaign_dir.join(&finished_before[0]).join("campaign-run.json"))
-            .unwrap();
+    let first_record = std::fs::read_to_string(
+        campaign_dir
+            .join(&finished_before[0])
+            .join("campaign-run.json"),
+    )
+    .unwrap();
     // The orphaned run got SIGTERM from the kernel when its campaign died; give it time to
     // tear down before the resume reuses its name.
     std::thread::sleep(Duration::from_secs(5));
@@ -125,10 +128,18 @@ fn a_campaign_killed_with_sigkill_resumes_without_redoing_finished_runs() {
         .filter(|r| r["resumed"] == true)
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(resumed, [finished_before[0].as_str()], "only the finished run is kept");
     assert_eq!(
-        std::fs::read_to_string(campaign_dir.join(&finished_before[0]).join("campaign-run.json"))
-            .unwrap(),
+        resumed,
+        [finished_before[0].as_str()],
+        "only the finished run is kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(
+            campaign_dir
+                .join(&finished_before[0])
+                .join("campaign-run.json")
+        )
+        .unwrap(),
         first_record,
         "the finished run was not run again"
     );
@@ -198,7 +209,10 @@ fn a_bad_campaign_file_exits_2_naming_the_field() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
-        assert!(stderr.contains(needle), "{text:?} should name {needle:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{text:?} should name {needle:?}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }

@@ -1,7 +1,6 @@
 //! `traitor run` with a plugin that hangs: the run ends as a harness failure (exit 3)
 //! within a bounded time, torn down, with no plugin process left behind.
 
-#[allow(dead_code)] // helpers shared by the e2e tests; this one uses some
 mod common;
 
 use common::{traitor, workspace};

@@ -4,11 +4,13 @@
 
 use super::file::{CampaignFile, FaultSet, Timing};
 use crate::cli::{Cli, Command};
+use crate::nemesis::FaultKind;
 use crate::run::Plan;
 use crate::target::Target;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use traitor_adversaries::spec::CATALOGUE;
 use traitor_checkers::accuracy::{Expectation, RunFacts};
 use traitor_model::target::Variant;
 
@@ -56,6 +58,7 @@ pub fn plan(file: &CampaignFile, file_path: &Path) -> Result<Vec<PlannedRun>, St
         let at = format!("[[group]] {} ({})", g + 1, group.target.display());
         let target_dir = base.join(&group.target);
         let target = Target::load(&target_dir).map_err(|e| format!("{at}: {e}"))?;
+        check_exposed_by(&target)?;
         let variants: Vec<Option<&Variant>> = if group.variants.iter().any(|v| v == "*") {
             std::iter::once(None)
                 .chain(target.spec.variants.iter().map(Some))
@@ -273,4 +276,24 @@ fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
         names.push(name);
     }
     names
+}
+
+/// A variant's `exposed_by` must name a nemesis fault, a built-in adversary or a plugin; a
+/// typo would silently make every run of the variant promise nothing.
+fn check_exposed_by(target: &Target) -> Result<(), String> {
+    for variant in &target.spec.variants {
+        for name in &variant.exposed_by {
+            let known = name.parse::<FaultKind>().is_ok()
+                || name.starts_with("plugin:")
+                || CATALOGUE.iter().any(|(adversary, _, _)| adversary == name);
+            if !known {
+                return Err(format!(
+                    "{}: [[variants]] {:?}: exposed_by {name:?} is neither a nemesis fault nor an adversary (`traitor adversaries` lists them; plugins are \"plugin:FILE\")",
+                    target.dir.join("target.toml").display(),
+                    variant.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }

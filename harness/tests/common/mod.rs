@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
+#![allow(dead_code)] // each test binary uses part of this module
+
 use assert_cmd::Command;
 use std::path::PathBuf;
 use std::process::Stdio;

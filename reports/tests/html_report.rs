@@ -122,6 +122,28 @@ fn detector_findings_are_shown_beside_the_truth() {
     let html = render_run_report(dir.path()).unwrap();
     let section = &html[html.find("id=\"detectors\"").unwrap()..];
     assert!(section.contains("node 0 silent &lt;b&gt;") && section.contains("Injected (truth)"));
+    assert!(!section.contains("Score against"), "no score without one");
+}
+
+#[test]
+fn the_detectors_score_is_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), &Spec::full(100));
+    std::fs::write(
+        dir.path().join("detectors.json"),
+        r#"{"findings":[{"detector":"crash","nodes":[2],"time":5000000000,"summary":"node 2 stopped"}],
+            "score":{"run":"r","nodes":4,"faulty":[],"detectors":[{"detector":"crash","true_positives":[2],
+            "false_positives":[0],"false_negatives":[],"excused":[],"latencies":[{"node":2,"ns":1500000000}]}]}}"#,
+    )
+    .unwrap();
+    let html = render_run_report(dir.path()).unwrap();
+    let section = &html[html.find("id=\"detectors\"").unwrap()..];
+    let table = &section[section.find("Score against").expect("a score table")..];
+    assert!(
+        table.contains("<td>crash</td><td>[2]</td><td>[0]</td><td>-</td>"),
+        "{table}"
+    );
+    assert!(table.contains("node 2: 1.50 s"), "{table}");
 }
 
 #[test]

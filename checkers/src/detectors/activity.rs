@@ -110,27 +110,35 @@ pub fn by_sender(observed: &Observed, span: Span) -> BTreeMap<NodeId, Counts> {
         .collect()
 }
 
-/// The stretches in which `quiet` sent nothing for [`SILENCE_NS`] while at least `needed` of
-/// `talkers` sent something in each half of the same window, and so did `alive` when given
-/// (a receiver that is itself down is owed nothing). Both halves: a peer that only comes
-/// back (or is only reconnected to) at the end of the window was not talking throughout.
-pub fn silences(
-    quiet: &Counts,
-    talkers: &[Counts],
-    needed: usize,
-    alive: Option<&Counts>,
-    span: Span,
-) -> Vec<Silence> {
+/// Who must be talking while a sender stays silent for it to count as a silence.
+#[derive(Clone, Copy, Debug)]
+pub struct Company<'a> {
+    /// Nodes (or links) whose activity is compared with the silent one.
+    pub talkers: &'a [Counts],
+    /// How many of them must talk in the window.
+    pub needed: usize,
+    /// Someone who must talk too: a receiver that is itself down is owed nothing.
+    pub alive: Option<&'a Counts>,
+    /// Whether talking means in each half of the window (a peer that only comes back, or
+    /// is only reconnected to, at its end was not talking throughout), or anywhere in it.
+    pub throughout: bool,
+}
+
+/// The stretches in which `quiet` sent nothing for [`SILENCE_NS`] while its `company` talked.
+pub fn silences(quiet: &Counts, company: Company<'_>, span: Span) -> Vec<Silence> {
     let width = (SILENCE_NS / BIN_NS) as usize;
     let mut found: Vec<Silence> = Vec::new();
     let mut open = false;
     for end in (span.start + width)..=span.end {
         let from = end - width;
         let mid = from + width / 2;
-        let throughout = |c: &Counts| c.window(from, mid) > 0 && c.window(mid, end) > 0;
+        let talking = |c: &Counts| match company.throughout {
+            true => c.window(from, mid) > 0 && c.window(mid, end) > 0,
+            false => c.window(from, end) > 0,
+        };
         let silent = quiet.window(from, end) == 0
-            && alive.is_none_or(throughout)
-            && talkers.iter().filter(|t| throughout(t)).count() >= needed.max(1);
+            && company.alive.is_none_or(talking)
+            && company.talkers.iter().filter(|t| talking(t)).count() >= company.needed.max(1);
         let end_ns = end as u64 * BIN_NS;
         match (silent, open, found.last_mut()) {
             (true, true, Some(last)) => last.until = end_ns,
@@ -150,24 +158,43 @@ pub fn silences(
 mod tests {
     use super::*;
 
-    fn every(step_ms: u64, from_ms: u64, to_ms: u64) -> Vec<u64> {
-        (from_ms..to_ms)
+    fn every(step_ms: u64, from_ms: u64, to_ms: u64) -> Counts {
+        let times = (from_ms..to_ms)
             .step_by(step_ms as usize)
-            .map(|ms| ms * 1_000_000)
-            .collect()
+            .map(|ms| ms * 1_000_000);
+        Counts::new(times, 100)
+    }
+
+    const SPAN: Span = Span { start: 1, end: 99 };
+
+    fn company(talkers: &[Counts], alive: Option<&Counts>, throughout: bool) -> Vec<Silence> {
+        let quiet = every(50, 0, 1000);
+        let company = Company {
+            talkers,
+            needed: 1,
+            alive,
+            throughout,
+        };
+        silences(&quiet, company, SPAN)
     }
 
     #[test]
     fn a_silence_among_talkers_is_found_once_and_known_after_the_window() {
-        let bins = 100;
-        let quiet: Vec<u64> = every(50, 0, 3000)
-            .into_iter()
-            .chain(every(50, 7000, 10_000))
-            .collect();
-        let quiet = Counts::new(quiet.into_iter(), bins);
-        let talkers = vec![Counts::new(every(50, 0, 10_000).into_iter(), bins)];
-        let span = Span { start: 1, end: 99 };
-        let found = silences(&quiet, &talkers, 1, None, span);
+        let quiet = Counts::new(
+            (0..3000)
+                .step_by(50)
+                .chain((7000..10_000).step_by(50))
+                .map(|ms| ms * 1_000_000),
+            100,
+        );
+        let talkers = [every(50, 0, 10_000)];
+        let company = Company {
+            talkers: &talkers,
+            needed: 1,
+            alive: None,
+            throughout: true,
+        };
+        let found = silences(&quiet, company, SPAN);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].from, 3_000_000_000);
         assert_eq!(found[0].known, 5_000_000_000);
@@ -176,23 +203,24 @@ mod tests {
 
     #[test]
     fn silence_toward_a_receiver_that_is_down_is_no_silence() {
-        let bins = 100;
-        let quiet = Counts::new(every(50, 0, 1000).into_iter(), bins);
-        let talkers = vec![Counts::new(every(50, 0, 10_000).into_iter(), bins)];
-        let down = Counts::new(every(50, 0, 1000).into_iter(), bins);
-        let span = Span { start: 1, end: 99 };
-        assert!(silences(&quiet, &talkers, 1, Some(&down), span).is_empty());
-        assert_eq!(
-            silences(&quiet, &talkers, 1, Some(&talkers[0]), span).len(),
-            1
-        );
+        let talkers = [every(50, 0, 10_000)];
+        let down = every(50, 0, 1000);
+        assert!(company(&talkers, Some(&down), true).is_empty());
+        assert_eq!(company(&talkers, Some(&talkers[0]), true).len(), 1);
+    }
+
+    #[test]
+    fn talking_throughout_means_in_both_halves_of_the_window() {
+        // The talker falls quiet at 1.5 s: windows after it talk in one half at most.
+        let talkers = [every(50, 0, 1500)];
+        assert!(company(&talkers, None, true).is_empty());
+        let anywhere = company(&talkers, None, false);
+        assert_eq!(anywhere.len(), 1, "{anywhere:?}");
+        assert_eq!(anywhere[0].known, 3_000_000_000);
     }
 
     #[test]
     fn everyone_quiet_is_no_silence() {
-        let bins = 100;
-        let quiet = Counts::new(every(50, 0, 1000).into_iter(), bins);
-        let talkers = vec![Counts::new(every(50, 0, 1000).into_iter(), bins)];
-        assert!(silences(&quiet, &talkers, 1, None, Span { start: 1, end: 99 }).is_empty());
+        assert!(company(&[every(50, 0, 1000)], None, false).is_empty());
     }
 }

@@ -1,8 +1,9 @@
 //! Crash: a node gone (its process not running when sampled) or silent to all its peers
-//! for [`SILENCE_NS`] while at least half of them keep talking. A node cut off by a
-//! partition is not silent: what it sends is held by the network and still seen leaving.
+//! for [`SILENCE_NS`] while at least half of them talk. A node cut off by a partition is
+//! not silent: what it sends is held by the network and still seen leaving. A frozen node
+//! in a cluster that has gone idle (its clients all waiting on it) is not seen.
 
-use super::activity::{by_sender, silences, Counts, Span, SILENCE_NS};
+use super::activity::{by_sender, silences, Company, Counts, Span, SILENCE_NS};
 use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
 use serde_json::json;
 use traitor_model::NodeId;
@@ -22,7 +23,13 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 .filter(|(n, _)| **n != node)
                 .map(|(_, c)| c.clone())
                 .collect();
-            for s in silences(quiet, &talkers, needed, None, span) {
+            let company = Company {
+                talkers: &talkers,
+                needed,
+                alive: None,
+                throughout: false,
+            };
+            for s in silences(quiet, company, span) {
                 episodes.push((
                     s.known,
                     json!({"silent_from": s.from, "silent_until": s.until}),

@@ -1,11 +1,12 @@
-//! Muteness: a node sends a peer nothing for [`SILENCE_NS`] while the other nodes keep
-//! sending that peer messages ("sends none of what its peers send"). A crashed node is
+//! Muteness: a node sends a peer nothing for [`SILENCE_NS`] while most other nodes keep
+//! getting messages through to that peer ("sends none of what its peers send"); messages
+//! held by a partition do not count as getting through. A crashed node is
 //! mute to every peer; a selfish one that skips a peer is mute to that peer only. A node
 //! behind a partition, or lagging after one, is not mute: what it sends is seen leaving it
 //! (held or not), and it keeps sending (view changes, catch-up requests). Nobody is mute
 //! toward a peer that is itself silent (down): nothing reaches a dead process.
 
-use super::activity::{by_sender, silences, Counts, Span, SILENCE_NS};
+use super::activity::{by_sender, silences, Company, Counts, Span, SILENCE_NS};
 use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -15,12 +16,17 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
     let Some(span) = Span::of(observed) else {
         return Vec::new();
     };
-    let mut times: BTreeMap<(NodeId, NodeId), Vec<u64>> = BTreeMap::new();
+    // Per link, what left the sender (held or not), and what reached the receiver.
+    let mut left: BTreeMap<(NodeId, NodeId), Vec<u64>> = BTreeMap::new();
+    let mut reached: BTreeMap<(NodeId, NodeId), Vec<u64>> = BTreeMap::new();
     for s in &observed.sent {
-        times.entry((s.from, s.to)).or_default().push(s.line.time);
+        left.entry((s.from, s.to)).or_default().push(s.line.time);
+        if s.line.reached() {
+            reached.entry((s.from, s.to)).or_default().push(s.line.time);
+        }
     }
     let none = Vec::new();
-    let link = |from: NodeId, to: NodeId| {
+    let counts = |times: &BTreeMap<(NodeId, NodeId), Vec<u64>>, from: NodeId, to: NodeId| {
         let times = times.get(&(from, to)).unwrap_or(&none);
         Counts::new(times.iter().copied(), span.bins())
     };
@@ -34,16 +40,15 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 .nodes
                 .iter()
                 .filter(|&&o| o != node && o != peer)
-                .map(|&o| link(o, peer))
+                .map(|&o| counts(&reached, o, peer))
                 .collect();
-            let needed = others.len().div_ceil(2);
-            let found = silences(
-                &link(node, peer),
-                &others,
-                needed,
-                Some(&spoke[&peer]),
-                span,
-            );
+            let company = Company {
+                talkers: &others,
+                needed: others.len() / 2 + 1,
+                alive: spoke.get(&peer),
+                throughout: true,
+            };
+            let found = silences(&counts(&left, node, peer), company, span);
             if let Some(first) = found.first() {
                 mute_to.push((first.known, peer, found));
             }
@@ -113,6 +118,22 @@ mod tests {
         });
         let found = detect(&observed(4, trace, vec![]));
         assert_eq!(nodes_of(&found), vec![2], "{found:#?}");
+    }
+
+    #[test]
+    fn a_node_with_nothing_to_say_across_a_partition_is_not_mute() {
+        // Halves {1, 3} and {0, 2} from 3 s to 7 s: what crosses is held, and node 1 has
+        // nothing to say across (its queue to the other side is empty).
+        let mut trace = chatter(4, 0, 10_000);
+        let side = |n: Option<NodeId>| matches!(n, Some(1) | Some(3));
+        let cut =
+            |l: &TraceLine| l.time > ms(3000) && l.time < ms(7000) && side(l.from) != side(l.to);
+        trace.retain(|l| !(cut(l) && l.from == Some(1)));
+        for l in trace.iter_mut().filter(|l| cut(l)) {
+            l.action = Some("hold".into());
+        }
+        let found = detect(&observed(4, trace, vec![]));
+        assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]

@@ -52,7 +52,7 @@ use Detector::{
 /// |---|---|---|---|
 /// | crash, crash-primary, pause | listed | crash, muteness, resource | quorum |
 /// | restart (kill and start at once) | listed | crash, muteness | resource, quorum |
-/// | omit | sender | muteness, quorum | resource |
+/// | omit | sender | muteness, quorum | resource, crash (its other links cut) |
 /// | equivocate (-sign), equivocate-twins | sender | equivocation | quorum, resource, muteness, incorrect |
 /// | corrupt, impersonate, mutate, replay | sender | incorrect | equivocation, quorum, resource |
 /// | partitions, delay, drop, duplicate, reorder, heals | nobody | | |
@@ -73,7 +73,7 @@ pub const TRUTH: [Class; 7] = [
         kinds: &["omit"],
         culprit: Culprit::Sender,
         expected: &[Muteness, QuorumParticipation],
-        excused: &[ResourceAnomaly],
+        excused: &[ResourceAnomaly, Crash],
     },
     Class {
         kinds: &["equivocate", "equivocate-sign", "equivocate-twins", "twins"],

@@ -1,9 +1,12 @@
-//! Fault detector findings (`detectors.json`), shown beside the truth of `faults.jsonl`.
-//! The section exists only when detectors wrote findings: there is nothing to show before.
+//! Fault detector findings (`detectors.json`), shown beside the truth of `faults.jsonl`,
+//! with the detectors' score against it when there is one. The section exists only when
+//! detectors wrote findings: there is nothing to show before.
 //!
-//! Detectors are still being built, so the shape is read leniently: a list of findings, or
-//! an object holding one under `findings`; each finding's `detector`, `nodes` (or
-//! `suspects`), `time` and `summary` are shown, and anything else as JSON text.
+//! The shape is read leniently (older files, other writers): a list of findings, or an
+//! object holding one under `findings`; each finding's `detector`, `nodes` (or
+//! `suspects`), `time` and `summary` are shown, and anything else as JSON text. The score
+//! (`score.detectors`: per detector its true and false positives, false negatives, excused
+//! suspects and latencies) is shown as a table when present.
 
 use super::escape::{html, value_text};
 use super::faults::FaultInterval;
@@ -72,6 +75,48 @@ pub fn section(detectors: Option<&Value>, truth: &[FaultInterval]) -> String {
     if truth.is_empty() {
         out.push_str("<li>no fault</li>");
     }
-    out.push_str("</ul></div></div></section>");
+    out.push_str("</ul></div></div>");
+    out.push_str(&score_table(&doc["score"]));
+    out.push_str("</section>");
+    out
+}
+
+/// The detectors' score on this run: whom each named rightly, wrongly, or missed.
+fn score_table(score: &Value) -> String {
+    let Some(detectors) = score["detectors"].as_array() else {
+        return String::new();
+    };
+    let nodes = |d: &Value, key: &str| match d[key].as_array() {
+        Some(list) if !list.is_empty() => html(&value_text(&d[key])),
+        _ => "-".to_string(),
+    };
+    let mut out = String::from(
+        "<h3>Score against the injected faults</h3><table class=\"data\"><thead><tr><th>detector</th><th>found (true positives)</th><th>false alarms</th><th>missed</th><th>excused</th><th>latency</th></tr></thead><tbody>",
+    );
+    for d in detectors {
+        let latency: Vec<String> = d["latencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                Some(format!(
+                    "node {}: {:.2} s",
+                    l["node"],
+                    l["ns"].as_f64()? / 1e9
+                ))
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html(&value_text(&d["detector"])),
+            nodes(d, "true_positives"),
+            nodes(d, "false_positives"),
+            nodes(d, "false_negatives"),
+            nodes(d, "excused"),
+            html(&latency.join(", ")),
+        );
+    }
+    out.push_str("</tbody></table>");
     out
 }

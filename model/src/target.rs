@@ -92,8 +92,10 @@ pub struct Variant {
     #[serde(default)]
     pub fault_budget_exceeded: bool,
     /// Faults declared able to expose the bug: nemesis fault kinds (`crash-primary`) or
-    /// adversary names (`equivocate-sign`, `plugin:NAME.py` matched by file name). A campaign
-    /// run of this variant with one of them is expected to catch a `violates` property.
+    /// adversary names (`equivocate-sign`, `plugin:NAME.py` matched by file name), with
+    /// `@primary` when the primary must be the traitor (`equivocate-sign@primary`). A
+    /// campaign run of this variant with one of them is expected to catch a `violates`
+    /// property.
     #[serde(default)]
     pub exposed_by: Vec<String>,
 }

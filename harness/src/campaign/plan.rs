@@ -253,7 +253,9 @@ fn planned_run(
 }
 
 /// The names a variant's `exposed_by` is matched against: the nemesis's fault kinds, the
-/// adversaries' names, and `plugin:FILE` for plugins (by file name).
+/// adversaries' names, and `plugin:FILE` for plugins (by file name); each adversary also as
+/// `NAME@primary` when the first primary (node 0) is Byzantine, for bugs only a lying
+/// primary exposes.
 fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
     let mut names: Vec<String> = plan
         .schedule
@@ -273,6 +275,9 @@ fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
             }
             None => spec.split(':').next().unwrap_or(spec).to_string(),
         };
+        if plan.byzantine.contains(&0) {
+            names.push(format!("{name}@primary"));
+        }
         names.push(name);
     }
     names
@@ -283,9 +288,10 @@ fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
 fn check_exposed_by(target: &Target) -> Result<(), String> {
     for variant in &target.spec.variants {
         for name in &variant.exposed_by {
+            let adversary = name.strip_suffix("@primary").unwrap_or(name);
             let known = name.parse::<FaultKind>().is_ok()
-                || name.starts_with("plugin:")
-                || CATALOGUE.iter().any(|(adversary, _, _)| adversary == name);
+                || adversary.starts_with("plugin:")
+                || CATALOGUE.iter().any(|(known, _, _)| *known == adversary);
             if !known {
                 return Err(format!(
                     "{}: [[variants]] {:?}: exposed_by {name:?} is neither a nemesis fault nor an adversary (`traitor adversaries` lists them; plugins are \"plugin:FILE\")",

@@ -110,6 +110,16 @@ pub fn by_sender(observed: &Observed, span: Span) -> BTreeMap<NodeId, Counts> {
         .collect()
 }
 
+/// Per directed link, the times of messages that left the sender and were held by a
+/// partition on the way.
+pub fn held(observed: &Observed) -> BTreeMap<(NodeId, NodeId), Vec<u64>> {
+    let mut out: BTreeMap<(NodeId, NodeId), Vec<u64>> = BTreeMap::new();
+    for s in observed.sent.iter().filter(|s| !s.line.reached()) {
+        out.entry((s.from, s.to)).or_default().push(s.line.time);
+    }
+    out
+}
+
 /// Who must be talking while a sender stays silent for it to count as a silence.
 #[derive(Clone, Copy, Debug)]
 pub struct Company<'a> {
@@ -119,6 +129,9 @@ pub struct Company<'a> {
     pub needed: usize,
     /// Someone who must talk too: a receiver that is itself down is owed nothing.
     pub alive: Option<&'a Counts>,
+    /// Messages held by a partition on their way to the silent one, which must be none: a
+    /// node cut off hears nothing and may have nothing to say.
+    pub cut: Option<&'a Counts>,
     /// Whether talking means in each half of the window (a peer that only comes back, or
     /// is only reconnected to, at its end was not talking throughout), or anywhere in it.
     pub throughout: bool,
@@ -138,6 +151,7 @@ pub fn silences(quiet: &Counts, company: Company<'_>, span: Span) -> Vec<Silence
         };
         let silent = quiet.window(from, end) == 0
             && company.alive.is_none_or(talking)
+            && company.cut.is_none_or(|c| c.window(from, end) == 0)
             && company.talkers.iter().filter(|t| talking(t)).count() >= company.needed.max(1);
         let end_ns = end as u64 * BIN_NS;
         match (silent, open, found.last_mut()) {
@@ -173,6 +187,7 @@ mod tests {
             talkers,
             needed: 1,
             alive,
+            cut: None,
             throughout,
         };
         silences(&quiet, company, SPAN)
@@ -192,6 +207,7 @@ mod tests {
             talkers: &talkers,
             needed: 1,
             alive: None,
+            cut: None,
             throughout: true,
         };
         let found = silences(&quiet, company, SPAN);
@@ -217,6 +233,20 @@ mod tests {
         let anywhere = company(&talkers, None, false);
         assert_eq!(anywhere.len(), 1, "{anywhere:?}");
         assert_eq!(anywhere[0].known, 3_000_000_000);
+    }
+
+    #[test]
+    fn a_node_cut_off_is_not_silent() {
+        let talkers = [every(50, 0, 10_000)];
+        let held = every(500, 0, 10_000);
+        let company = Company {
+            talkers: &talkers,
+            needed: 1,
+            alive: None,
+            cut: Some(&held),
+            throughout: false,
+        };
+        assert!(silences(&every(50, 0, 1000), company, SPAN).is_empty());
     }
 
     #[test]

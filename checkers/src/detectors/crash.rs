@@ -1,9 +1,11 @@
-//! Crash: a node gone (its process not running when sampled) or silent to all its peers
-//! for [`SILENCE_NS`] while at least half of them talk. A node cut off by a partition is
-//! not silent: what it sends is held by the network and still seen leaving. A frozen node
-//! in a cluster that has gone idle (its clients all waiting on it) is not seen.
+//! Crash: a node gone (its process not running when sampled, or a new process: its CPU
+//! time started over between two samples) or silent to all its peers for [`SILENCE_NS`]
+//! while at least half of them talk. A node cut off by a partition is not judged: what it
+//! sends is held by the network and still seen leaving, and while messages to it are held
+//! it hears nothing and may have nothing to say. A frozen node in a cluster that has gone
+//! idle (its clients all waiting on it) is not seen.
 
-use super::activity::{by_sender, silences, Company, Counts, Span, SILENCE_NS};
+use super::activity::{by_sender, held, silences, Company, Counts, Span, SILENCE_NS};
 use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
 use serde_json::json;
 use traitor_model::NodeId;
@@ -14,6 +16,7 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
         .map(|span| by_sender(observed, span))
         .unwrap_or_default();
     let needed = observed.nodes.len().saturating_sub(1).div_ceil(2);
+    let held = held(observed);
     let mut findings = Vec::new();
     for &node in &observed.nodes {
         let mut episodes = Vec::new();
@@ -23,10 +26,17 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 .filter(|(n, _)| **n != node)
                 .map(|(_, c)| c.clone())
                 .collect();
+            let held_toward = Counts::new(
+                held.iter()
+                    .filter(|((_, to), _)| *to == node)
+                    .flat_map(|(_, times)| times.iter().copied()),
+                span.bins(),
+            );
             let company = Company {
                 talkers: &talkers,
                 needed,
                 alive: None,
+                cut: Some(&held_toward),
                 throughout: false,
             };
             for s in silences(quiet, company, span) {
@@ -36,17 +46,18 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 ));
             }
         }
-        episodes.extend(not_running(observed, node));
+        episodes.extend(gone(observed, node));
         episodes.sort_by_key(|(t, _)| *t);
         let Some(&(time, _)) = episodes.first() else {
             continue;
         };
-        let gone = episodes
-            .iter()
-            .any(|(_, e)| e.get("not_running_from").is_some());
-        let how = match gone {
-            true => "not running when sampled",
-            false => "silent to all peers while they talked",
+        let sampled = |key: &str| episodes.iter().any(|(_, e)| e.get(key).is_some());
+        let how = if sampled("not_running_from") {
+            "not running when sampled"
+        } else if sampled("restarted_by") {
+            "a new process (its CPU time started over)"
+        } else {
+            "silent to all peers while they talked"
         };
         findings.push(Finding {
             detector: Detector::Crash,
@@ -67,14 +78,15 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
     findings
 }
 
-/// Stretches in which the node's samples say its process was not running.
-fn not_running(observed: &Observed, node: NodeId) -> Vec<(u64, serde_json::Value)> {
+/// What the node's samples say of its process: stretches in which it was not running, and
+/// restarts seen as its CPU time starting over (a kill and start between two samples).
+fn gone(observed: &Observed, node: NodeId) -> Vec<(u64, serde_json::Value)> {
     let Some(samples) = observed.samples.get(&node) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     let mut down_since: Option<u64> = None;
-    for (time, sample) in samples {
+    for (i, (time, sample)) in samples.iter().enumerate() {
         match (sample.running, down_since) {
             (false, None) => down_since = Some(*time),
             (true, Some(since)) => {
@@ -84,7 +96,13 @@ fn not_running(observed: &Observed, node: NodeId) -> Vec<(u64, serde_json::Value
                 ));
                 down_since = None;
             }
-            _ => {}
+            (true, None) => {
+                let before = i.checked_sub(1).map(|p| &samples[p].1);
+                if before.is_some_and(|b| b.running && sample.cpu_ns < b.cpu_ns) {
+                    out.push((*time, json!({"restarted_by": time})));
+                }
+            }
+            (false, Some(_)) => {}
         }
     }
     if let Some(since) = down_since {
@@ -97,6 +115,7 @@ fn not_running(observed: &Observed, node: NodeId) -> Vec<(u64, serde_json::Value
 mod tests {
     use super::super::testing::*;
     use super::*;
+    use traitor_model::trace::TraceLine;
 
     #[test]
     fn a_killed_node_is_found_when_it_stops_talking() {
@@ -115,6 +134,32 @@ mod tests {
         let found = detect(&observed(4, chatter(4, 0, 10_000), metrics));
         assert_eq!(nodes_of(&found), vec![1], "{found:#?}");
         assert_eq!(found[0].time, ms(4000));
+    }
+
+    #[test]
+    fn a_restarted_node_is_found_by_its_cpu_time_starting_over() {
+        let mut metrics = samples(4, 10, |_, _| (true, 50_000_000, 40));
+        // Node 3 is killed and started again between the samples at 5 s and 6 s.
+        for line in metrics.iter_mut().filter(|l| l.time >= Some(6_000_000_000)) {
+            let sample = line.sample.as_mut().unwrap();
+            if sample.node == 3 {
+                sample.cpu_ns -= 250_000_000;
+            }
+        }
+        let found = detect(&observed(4, chatter(4, 0, 10_000), metrics));
+        assert_eq!(nodes_of(&found), vec![3], "{found:#?}");
+        assert_eq!(found[0].time, ms(6000));
+    }
+
+    #[test]
+    fn an_isolated_node_with_nothing_to_say_is_not_crashed() {
+        let mut trace = chatter(4, 0, 10_000);
+        let cut = |l: &TraceLine| l.time > ms(3000) && l.time < ms(7000);
+        trace.retain(|l| !(cut(l) && l.from == Some(1)));
+        for l in trace.iter_mut().filter(|l| cut(l) && l.to == Some(1)) {
+            l.action = Some("hold".into());
+        }
+        assert!(detect(&observed(4, trace, vec![])).is_empty());
     }
 
     #[test]

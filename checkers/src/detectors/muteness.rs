@@ -1,12 +1,13 @@
 //! Muteness: a node sends a peer nothing for [`SILENCE_NS`] while most other nodes keep
 //! getting messages through to that peer ("sends none of what its peers send"); messages
-//! held by a partition do not count as getting through. A crashed node is
+//! held by a partition do not count as getting through, and while the peer's messages to
+//! the node are held the two are cut apart, not mute. A crashed node is
 //! mute to every peer; a selfish one that skips a peer is mute to that peer only. A node
 //! behind a partition, or lagging after one, is not mute: what it sends is seen leaving it
 //! (held or not), and it keeps sending (view changes, catch-up requests). Nobody is mute
 //! toward a peer that is itself silent (down): nothing reaches a dead process.
 
-use super::activity::{by_sender, silences, Company, Counts, Span, SILENCE_NS};
+use super::activity::{by_sender, held, silences, Company, Counts, Span, SILENCE_NS};
 use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
     };
     // What each node sent to anyone: a receiver that sends nothing is down, and owed nothing.
     let spoke = by_sender(observed, span);
+    let held = held(observed);
     let mut findings = Vec::new();
     for &node in &observed.nodes {
         let mut mute_to = Vec::new();
@@ -46,6 +48,7 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 talkers: &others,
                 needed: others.len() / 2 + 1,
                 alive: spoke.get(&peer),
+                cut: Some(&counts(&held, peer, node)),
                 throughout: true,
             };
             let found = silences(&counts(&left, node, peer), company, span);

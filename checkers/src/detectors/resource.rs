@@ -1,8 +1,10 @@
 //! Resource anomaly (seed 000's heat maps, as a detector): a node whose CPU, memory or
-//! traffic is far from its peers' at the same instant, for [`SUSTAINED`] samples in a row.
-//! CPU and memory come from the node samples (a node not running uses none); traffic
-//! comes from the trace's message sizes, so it is the same on every backend and counts
-//! node-to-node messages only.
+//! network traffic is far from its peers' at the same instant, for [`SUSTAINED`] samples in
+//! a row, all from the node samples (a node not running uses none). The process backend
+//! counts no traffic per node (all zero: never far); the proxy's message counts are the
+//! muteness and crash detectors' business, and node-to-node traffic follows roles and
+//! situations too closely (an isolated node's view-change chatter, a catch-up) to be an
+//! anomaly by itself.
 //!
 //! Far means more than [`FACTOR`] times the median of the other nodes, or less than that
 //! median divided by it, and further from it than the metric's noise floor: a primary
@@ -11,6 +13,7 @@
 use super::{Detector, Finding, Observed};
 use serde_json::json;
 use std::collections::BTreeMap;
+use traitor_model::metrics::NodeSample;
 use traitor_model::NodeId;
 
 /// How far from the peers' median a value must be, as a ratio.
@@ -40,12 +43,12 @@ const METRICS: [Metric; 4] = [
     Metric {
         name: "sent",
         unit: "bytes/s",
-        floor: 2048.0,
+        floor: 16.0 * 1024.0,
     },
     Metric {
         name: "received",
         unit: "bytes/s",
-        floor: 2048.0,
+        floor: 16.0 * 1024.0,
     },
 ];
 
@@ -141,43 +144,29 @@ fn shown(v: f64) -> String {
 }
 
 /// Every node's CPU (cores), memory (bytes), and sent and received traffic (bytes per
-/// second, while the trace lasts) at each sample time; `None` where unknown.
+/// second) at each sample time; `None` where unknown.
 fn values(observed: &Observed) -> Values {
     let mut out: Values = BTreeMap::new();
     for (&node, samples) in &observed.samples {
         for (i, (time, sample)) in samples.iter().enumerate() {
             let previous = i.checked_sub(1).map(|p| &samples[p]);
-            let cpu = match (sample.running, previous) {
-                (false, _) => Some(0.0),
-                (true, Some((t0, s0))) if s0.running && sample.cpu_ns >= s0.cpu_ns && time > t0 => {
-                    Some((sample.cpu_ns - s0.cpu_ns) as f64 / (time - t0) as f64)
-                }
-                _ => None,
-            };
             let memory = Some(if sample.running {
                 sample.memory_bytes as f64
             } else {
                 0.0
             });
-            let (sent, received) = match previous {
-                Some((t0, _)) if *time <= observed.trace_end() && time > t0 => {
-                    let secs = (time - t0) as f64 / 1e9;
-                    let bytes = |pick: &dyn Fn(&super::observed::Sent) -> bool| {
-                        let window = observed.sent.partition_point(|s| s.line.time <= *t0)
-                            ..observed.sent.partition_point(|s| s.line.time <= *time);
-                        observed.sent[window]
-                            .iter()
-                            .filter(|s| pick(s))
-                            .fold(0.0, |sum, s| sum + s.line.size.unwrap_or(0) as f64)
-                            / secs
-                    };
-                    (
-                        Some(bytes(&|s| s.from == node)),
-                        Some(bytes(&|s| s.to == node)),
-                    )
+            let rate = |counter: fn(&NodeSample) -> u64| match (sample.running, previous) {
+                (false, _) => Some(0.0),
+                (true, Some((t0, s0)))
+                    if s0.running && counter(sample) >= counter(s0) && time > t0 =>
+                {
+                    Some((counter(sample) - counter(s0)) as f64 * 1e9 / (time - t0) as f64)
                 }
-                _ => (None, None),
+                _ => None,
             };
+            let cpu = rate(|s| s.cpu_ns).map(|ns_per_s| ns_per_s / 1e9);
+            let sent = rate(|s| s.tx_bytes);
+            let received = rate(|s| s.rx_bytes);
             out.entry(*time)
                 .or_default()
                 .insert(node, [cpu, memory, sent, received]);

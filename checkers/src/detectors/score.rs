@@ -51,7 +51,7 @@ use Detector::{
 /// | fault kinds | culprit | expected | excused |
 /// |---|---|---|---|
 /// | crash, crash-primary, pause | listed | crash, muteness, resource | quorum |
-/// | restart (kill and start at once) | listed | crash, muteness | resource, quorum |
+/// | restart (kill and start at once: silent for less than a silence) | listed | crash | muteness, resource, quorum |
 /// | omit | sender | muteness, quorum | resource, crash (its other links cut) |
 /// | equivocate (-sign), equivocate-twins | sender | equivocation | quorum, resource, muteness, incorrect |
 /// | corrupt, impersonate, mutate, replay | sender | incorrect | equivocation, quorum, resource |
@@ -66,8 +66,8 @@ pub const TRUTH: [Class; 7] = [
     Class {
         kinds: &["restart"],
         culprit: Culprit::Listed,
-        expected: &[Crash, Muteness],
-        excused: &[ResourceAnomaly, QuorumParticipation],
+        expected: &[Crash],
+        excused: &[Muteness, ResourceAnomaly, QuorumParticipation],
     },
     Class {
         kinds: &["omit"],

@@ -49,6 +49,11 @@ pub struct CampaignFile {
     /// 0.01 means "caught at least once".
     #[serde(default = "defaults::rate")]
     pub min_detection_rate: f64,
+    /// Whether termination is held to theory (u + r <= f) or only reported. Liveness depends
+    /// on timing and on how a target's clients retry; a gate that must not flake on a
+    /// target's known liveness weakness sets this to false and still sees every finding.
+    #[serde(default = "defaults::yes")]
+    pub expect_liveness: bool,
     /// Extra `traitor run` arguments for every run (workload flags such as `--rate 40`).
     #[serde(default)]
     pub run_args: Vec<String>,
@@ -75,6 +80,9 @@ mod defaults {
     }
     pub fn rate() -> f64 {
         1.0
+    }
+    pub fn yes() -> bool {
+        true
     }
 }
 
@@ -287,6 +295,10 @@ mod tests {
         assert_eq!(file.groups[0].variants, ["correct"]);
         assert_eq!(file.seeds.values(), [1]);
         assert_eq!(file.min_detection_rate, 1.0);
+        assert!(
+            file.expect_liveness,
+            "termination is held to theory unless said otherwise"
+        );
     }
 
     #[test]

@@ -100,8 +100,16 @@ pub fn plan(file: &CampaignFile, file_path: &Path) -> Result<Vec<PlannedRun>, St
                     for &seed in &seeds {
                         let args =
                             run_args(&target_dir, *variant, set, n, seed, timing, file, &base);
-                        let planned = planned_run(&target, *variant, fault_name, set, args, seed)
-                            .map_err(|e| {
+                        let planned = planned_run(
+                            &target,
+                            *variant,
+                            fault_name,
+                            set,
+                            args,
+                            seed,
+                            file.expect_liveness,
+                        )
+                        .map_err(|e| {
                             format!(
                                 "{at}, variant {}, faults {fault_name}: {e}",
                                 variant.map_or("correct", |v| v.name.as_str())
@@ -207,6 +215,7 @@ fn planned_run(
     set: &FaultSet,
     args: Vec<String>,
     seed: u64,
+    expect_liveness: bool,
 ) -> Result<PlannedRun, String> {
     let cli = Cli::try_parse_from(
         ["traitor".to_string(), "run".to_string()]
@@ -229,7 +238,7 @@ fn planned_run(
         fault_budget_exceeded: variant.is_some_and(|v| v.fault_budget_exceeded),
         exposed,
         safety_expected: plan.budget.safety_expected,
-        liveness_expected: plan.budget.liveness_expected,
+        liveness_expected: plan.budget.liveness_expected && expect_liveness,
         checkers: &checkers,
     });
     let variant_name = variant.map(|v| v.name.clone());

@@ -94,8 +94,12 @@ impl Runner {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let log = std::fs::File::create(dir.join("harness.log"))
             .map_err(|e| format!("creating {}/harness.log: {e}", dir.display()))?;
-        let exe =
-            std::env::current_exe().map_err(|e| format!("finding the traitor binary: {e}"))?;
+        // /proc/self/exe still names this program after a rebuild replaced its file, so a
+        // long campaign survives `cargo build` in the same tree.
+        let exe = match Path::new("/proc/self/exe") {
+            proc if proc.exists() => proc.to_path_buf(),
+            _ => std::env::current_exe().map_err(|e| format!("finding the traitor binary: {e}"))?,
+        };
         let mut command = Command::new(exe);
         command
             .arg("run")

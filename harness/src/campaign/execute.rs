@@ -53,6 +53,9 @@ impl Runner {
         }
         record.expectation = run.expectation.clone();
         record.outcome = judge(&record.expectation, &record.found);
+        if let Ok(found) = read_verdict(&self.dir.join(&run.id)) {
+            record.evidence = evidence(run, record.outcome, &found.checks);
+        }
         record.resumed = true;
         Some(record)
     }

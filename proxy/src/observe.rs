@@ -8,8 +8,9 @@
 //!   unsigned integers (PBFT's `view`, `seq`, `new_view`; the generals' `instance` and
 //!   `path`), except the sender claims and the size- and time-like fields of
 //!   [`NOT_ROUND`]; written `name=value` sorted by name and joined by spaces, arrays as
-//!   `a.b.c` (`"path=0.2 instance=7"` becomes `"instance=7 path=0.2"`). Sorting makes the
-//!   key independent of the sender's field order.
+//!   `[a.b.c]` (`{"path":[0,2],"instance":7}` gives `"instance=7 path=[0.2]"`). Sorting
+//!   makes the key independent of the sender's field order; the brackets keep an array (a
+//!   route, such as the generals' relay path) apart from a number.
 //! - `claims`: the sender the message names, from the first of [`CLAIMS`] holding an
 //!   unsigned integer. Not `id`: many protocols use it for a request or message number.
 //! - `digest`: 64 bits of hash (16 hex digits) over every top-level field except
@@ -145,7 +146,7 @@ fn is_round_value(raw: &str) -> bool {
         .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A round value written compactly: `7` as is, `[0, 2]` as `0.2`.
+/// A round value written compactly: `7` as is, `[0, 2]` as `[0.2]`.
 struct Dotted<'a>(&'a str);
 
 impl fmt::Display for Dotted<'_> {
@@ -153,13 +154,14 @@ impl fmt::Display for Dotted<'_> {
         let Some(inner) = self.0.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
             return f.write_str(self.0);
         };
+        f.write_char('[')?;
         for (i, n) in inner.split(',').map(str::trim).enumerate() {
             if i > 0 {
                 f.write_char('.')?;
             }
             f.write_str(n)?;
         }
-        Ok(())
+        f.write_char(']')
     }
 }
 
@@ -287,7 +289,7 @@ mod tests {
         let om = read(
             r#"{"from":2,"type":"om","instance":7,"path":[0, 2],"value":"attack","origin":null,"sig":"ab"}"#,
         );
-        assert_eq!(om.round.as_deref(), Some("instance=7 path=0.2"));
+        assert_eq!(om.round.as_deref(), Some("instance=7 path=[0.2]"));
         assert_eq!(om.claims, Some(2));
         let sized = read(r#"{"type":"blob","size":10,"height":3,"neg":-1,"f":1.5}"#);
         assert_eq!(sized.round.as_deref(), Some("height=3"));

@@ -1,9 +1,9 @@
 //! Crash: a node gone (its process not running when sampled, or a new process: its CPU
 //! time started over between two samples) or silent to all its peers for [`SILENCE_NS`]
-//! while at least half of them talk. A node cut off by a partition is not judged: what it
-//! sends is held by the network and still seen leaving, and while messages to it are held
-//! it hears nothing and may have nothing to say. A frozen node in a cluster that has gone
-//! idle (its clients all waiting on it) is not seen.
+//! while at least half of them talk throughout. A node cut off by a partition is not
+//! judged: what it sends is held by the network and still seen leaving, and while messages
+//! to it are held it hears nothing and may have nothing to say. A frozen node in a cluster that goes idle
+//! with it (its clients all waiting on it) is seen only by its samples, if at all.
 
 use super::activity::{by_sender, held, silences, Company, Counts, Span, SILENCE_NS};
 use super::{Detector, Finding, Observed, SHOWN_EVIDENCE};
@@ -37,7 +37,6 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 needed,
                 alive: None,
                 cut: Some(&held_toward),
-                throughout: false,
             };
             for s in silences(quiet, company, span) {
                 episodes.push((

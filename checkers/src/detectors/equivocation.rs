@@ -10,7 +10,7 @@
 //! peers that reach it and their answers differ; and directly, as one identity sending
 //! from two source addresses (the trace's `instance`).
 
-use super::rounds::{rounds, Copies};
+use super::rounds::{rounds, Copies, Routes};
 use super::{Detector, Finding, Observed};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,7 +67,7 @@ fn twins(observed: &Observed) -> Vec<Finding> {
 
 /// Senders whose copies of one round conflict.
 fn conflicts(observed: &Observed) -> Vec<Finding> {
-    let rounds = rounds(observed);
+    let rounds = rounds(observed, Routes::Kept);
     let mut by_sender: BTreeMap<NodeId, Vec<Conflict<'_>>> = BTreeMap::new();
     for round in &rounds {
         for (&from, fanout) in &round.senders {
@@ -85,7 +85,7 @@ fn conflicts(observed: &Observed) -> Vec<Finding> {
                             first = Some(Conflict {
                                 known,
                                 kind: round.kind,
-                                round: round.round,
+                                round: &round.round,
                                 told: [*a, *b],
                             });
                         }

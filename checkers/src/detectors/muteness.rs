@@ -49,7 +49,6 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
                 needed: others.len() / 2 + 1,
                 alive: spoke.get(&peer),
                 cut: Some(&counts(&held, peer, node)),
-                throughout: true,
             };
             let found = silences(&counts(&left, node, peer), company, span);
             if let Some(first) = found.first() {

@@ -9,7 +9,7 @@
 //! does not send a kind at all (PBFT's primary sends no prepare). The price: a node that
 //! skips one kind everywhere (never commits) is not seen here either.
 
-use super::rounds::rounds;
+use super::rounds::{rounds, Routes};
 use super::{Detector, Finding, Observed};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -37,7 +37,10 @@ pub fn detect(observed: &Observed) -> Vec<Finding> {
         .truncated_at
         .map_or(u64::MAX, |t| t.saturating_sub(NEAR_TRUNCATION_NS));
     let mut links: BTreeMap<(NodeId, NodeId), Link> = BTreeMap::new();
-    for round in rounds(observed).iter().filter(|r| r.first < cutoff) {
+    for round in rounds(observed, Routes::Ignored)
+        .iter()
+        .filter(|r| r.first < cutoff)
+    {
         for (&from, fanout) in &round.senders {
             let spoke_at = fanout
                 .values()

@@ -254,7 +254,7 @@ fn set_aside(campaign_dir: &Path, dir: &Path) -> Result<(), String> {
         )
     })?;
     warning(format!(
-        "{} was cut off earlier; kept as {} and started over",
+        "{} has no result from an earlier attempt; kept as {} and started over",
         dir.display(),
         to.display()
     ));

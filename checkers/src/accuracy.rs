@@ -42,6 +42,9 @@ pub struct RunFacts<'a> {
     pub safety_expected: bool,
     /// u + r <= f: liveness must hold for correct code.
     pub liveness_expected: bool,
+    /// Termination is held to theory; when false (a campaign's `expect_liveness = false`)
+    /// it is reported but promises nothing.
+    pub liveness_gated: bool,
     /// The checkers the run's target is judged by.
     pub checkers: &'a [&'a str],
 }
@@ -73,7 +76,9 @@ impl Expectation {
                 }
                 Some(_) => Expect::Either,
                 None if must_hold && safety && safety_promised => Expect::Holds,
-                None if must_hold && !safety && facts.liveness_expected => Expect::Holds,
+                None if must_hold && !safety && facts.liveness_expected && facts.liveness_gated => {
+                    Expect::Holds
+                }
                 None => Expect::Either,
             };
             checks.insert(checker.to_string(), expect);
@@ -92,6 +97,10 @@ impl Expectation {
             }
             (None, _) if !safety_promised => {
                 "r > f: outside the fault budget, nothing promised".into()
+            }
+            (None, _) if !facts.liveness_gated => {
+                "safety must hold; termination is reported, not gated (expect_liveness = false)"
+                    .into()
             }
             (None, _) if !facts.liveness_expected => {
                 "r <= f: safety must hold; u + r > f, so liveness is not promised".into()
@@ -244,6 +253,7 @@ mod tests {
             exposed: true,
             safety_expected: true,
             liveness_expected: true,
+            liveness_gated: true,
             checkers: &CHECKERS,
         }
     }

@@ -68,7 +68,11 @@ pub struct Summary {
     pub campaign: String,
     pub started_at: String,
     pub ended_at: String,
+    /// Wall time of the invocation that wrote this summary (a resume counts only itself).
     pub wall_time_s: f64,
+    /// The runs' own durations added up, across every invocation.
+    #[serde(default)]
+    pub run_time_s: f64,
     pub min_detection_rate: f64,
     /// Runs planned; fewer are in `runs` when the campaign was interrupted.
     pub planned: u32,
@@ -161,6 +165,7 @@ impl Summary {
             started_at: String::new(),
             ended_at: String::new(),
             wall_time_s: 0.0,
+            run_time_s: runs.iter().map(|r| r.elapsed_s).sum(),
             min_detection_rate,
             planned,
             runs,
@@ -186,6 +191,7 @@ mod tests {
             exposed: true,
             safety_expected: true,
             liveness_expected: true,
+            liveness_gated: true,
             checkers: &CHECKERS,
         });
         let found: BTreeMap<String, Validity> = [

@@ -29,8 +29,8 @@ pub use config::{Framing, ProxyConfig, ProxyNode};
 pub use intercept::Interceptor;
 pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
 pub use proxy::Proxy;
-pub use twins::{Instance, TwinControl};
 pub use traitor_model::NodeId;
+pub use twins::{Instance, TwinControl};
 
 // The orchestrator moves the proxy into tasks and hands link control to other tasks and
 // threads: keep both thread-safe (checked at compile time).

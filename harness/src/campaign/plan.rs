@@ -238,7 +238,8 @@ fn planned_run(
         fault_budget_exceeded: variant.is_some_and(|v| v.fault_budget_exceeded),
         exposed,
         safety_expected: plan.budget.safety_expected,
-        liveness_expected: plan.budget.liveness_expected && expect_liveness,
+        liveness_expected: plan.budget.liveness_expected,
+        liveness_gated: expect_liveness,
         checkers: &checkers,
     });
     let variant_name = variant.map(|v| v.name.clone());

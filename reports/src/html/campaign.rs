@@ -119,7 +119,7 @@ fn header(s: &Summary) -> String {
     );
     let _ = write!(
         out,
-        "<dl class=\"meta\"><dt>runs</dt><dd>{} of {} planned</dd><dt>wall time</dt><dd>{:.0} s</dd>\
+        "<dl class=\"meta\"><dt>runs</dt><dd>{} of {} planned</dd><dt>wall time</dt><dd>{:.0} s (this invocation); runs took {:.0} s in all</dd>\
          <dt>started</dt><dd>{}</dd><dt>ended</dt><dd>{}</dd>\
          <dt>false positives</dt><dd>{}</dd><dt>false negatives</dt><dd>{}</dd>\
          <dt>undecided</dt><dd>{}</dd><dt>errors</dt><dd>{}</dd>\
@@ -127,6 +127,7 @@ fn header(s: &Summary) -> String {
         s.runs.len(),
         s.planned,
         s.wall_time_s,
+        s.run_time_s,
         html(&s.started_at),
         html(&s.ended_at),
         g.false_positives,

@@ -19,6 +19,7 @@ fn run(variant: Option<&str>, faults: &str, seed: u64, agreement: Validity) -> R
         exposed: faults == "crash-primary",
         safety_expected: true,
         liveness_expected: true,
+        liveness_gated: true,
         checkers: &CHECKERS,
     });
     let mut found: BTreeMap<String, Validity> = CHECKERS

@@ -3,8 +3,9 @@
 
 For every pre-prepare a Byzantine node sends, the replica it picked as its victim (its
 highest-numbered peer) receives a conflicting one instead: the same view and sequence
-number, a request whose written value differs, the matching digest, and a valid signature
-made with the Byzantine node's own key. The node's commits to the victim name the
+number, an earlier client request (still carrying its client's valid signature, so it
+cannot be refused as forged), the matching digest, and a valid signature made with the
+Byzantine node's own key. The node's commits to the victim name the
 victim's digest too, so the lie is consistent. After lying about SILENT_AFTER sequence
 numbers (environment variable, default 3) the node drops everything it sends, which
 forces a view change: the new primary then has to choose between the certificates of the
@@ -40,25 +41,13 @@ def sign(message, key):
     message["sig"] = ed25519.sign(key, canonical(unsigned).encode()).hex()
 
 
-def other_request(request):
-    """A request that conflicts with `request`: another value for the same write."""
-    lie = json.loads(json.dumps(request))
-    op = lie.get("op", {})
-    if op.get("f") == "write":
-        op["value"] = 1_000_000 + int(hashlib.sha256(canonical(op).encode()).hexdigest()[:5], 16)
-    elif op.get("f") == "cas":
-        op["value"] = [op["value"][0], 2_000_000]
-    else:  # a read or a noop: make it a write nobody asked for
-        lie["op"] = {"f": "write", "key": op.get("key", "lie"), "value": 3_000_000}
-    return lie
-
-
 class Primary:
     def __init__(self, hello):
         self.n = hello["n"]
         self.keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
         self.victim = {b: max(p for p in range(self.n) if p != b) for b in self.keys}
         self.told = {}  # (view, seq) -> the digest the victim was told
+        self.seen = []  # requests of earlier pre-prepares, as the clients signed them
         self.silent = set()  # Byzantine nodes that stopped talking
 
     def message(self, request):
@@ -73,8 +62,15 @@ class Primary:
             return {"actions": []}
         kind = message.get("type")
         slot = (message.get("view"), message.get("seq"))
+        if kind == "pre-prepare" and message.get("request") and message["request"] not in self.seen:
+            self.seen.append(message["request"])
         if kind == "pre-prepare" and message.get("request") and to == self.victim[sender]:
-            message["request"] = other_request(message["request"])
+            earlier = [r for r in self.seen if r != message["request"]]
+            if not earlier:
+                return {"actions": []}
+            # A real, client-signed request from earlier: replicas that check client
+            # signatures accept it, so only the digest rule can stop the lie.
+            message["request"] = earlier[-1]
             message["digest"] = hashlib.sha256(canonical(message["request"]).encode()).hexdigest()
             self.told[slot] = message["digest"]
             sign(message, self.keys[sender])

@@ -72,10 +72,10 @@ fn envelope(from: u32, to: u32, payload: Value) -> Envelope {
     }
 }
 
-/// A pbft pre-prepare signed by node 0.
-fn pre_prepare() -> Value {
-    let request = json!({"client": "c1", "req": 1, "op": {"f": "write", "key": "k", "value": 5}});
-    let Value::Object(mut m) = json!({"from": 0, "type": "pre-prepare", "view": 0, "seq": 1, "digest": "d", "request": request, "sig": ""})
+/// A pbft pre-prepare signed by node 0, ordering the client's request `req` at `seq`.
+fn pre_prepare(seq: u64, req: u64) -> Value {
+    let request = json!({"client": "c1", "req": req, "op": {"f": "write", "key": "k", "value": 5}});
+    let Value::Object(mut m) = json!({"from": 0, "type": "pre-prepare", "view": 0, "seq": seq, "digest": "d", "request": request, "sig": ""})
     else {
         unreachable!()
     };
@@ -94,7 +94,14 @@ fn fatal_of(chain: &mut Chain) -> (String, Duration) {
 #[test]
 fn the_python_example_signs_a_conflicting_pre_prepare_for_its_victim() {
     let mut chain = chain(&examples().join("equivocating_primary.py")).unwrap();
-    let honest = pre_prepare();
+    // The first pre-prepare reaches everyone unchanged: there is no earlier request to lie with.
+    let first = pre_prepare(1, 1);
+    assert_eq!(
+        chain.on_message(&envelope(0, 3, first.clone())),
+        Default::default(),
+        "nothing to lie with yet"
+    );
+    let honest = pre_prepare(2, 2);
     let to_one = chain.on_message(&envelope(0, 1, honest.clone()));
     assert_eq!(to_one, Default::default(), "replica 1 hears the truth");
     let to_three = chain.on_message(&envelope(0, 3, honest.clone()));
@@ -105,8 +112,11 @@ fn the_python_example_signs_a_conflicting_pre_prepare_for_its_victim() {
     let Value::Object(lie) = serde_json::from_slice::<Value>(&payload).unwrap() else {
         panic!("the replacement is a JSON object")
     };
-    assert_eq!((&lie["view"], &lie["seq"]), (&json!(0), &json!(1)));
-    assert_ne!(lie["request"], honest["request"]);
+    assert_eq!((&lie["view"], &lie["seq"]), (&json!(0), &json!(2)));
+    assert_eq!(
+        lie["request"], first["request"],
+        "the victim is told the earlier, client-signed request"
+    );
     assert_ne!(lie["digest"], honest["digest"]);
     let sig = hex::decode(lie["sig"].as_str().unwrap()).unwrap();
     let sig = Signature::from_slice(&sig).unwrap();

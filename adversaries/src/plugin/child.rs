@@ -36,16 +36,11 @@ pub(crate) struct Child {
 impl Child {
     /// Starts the executable at `path` with piped stdin, stdout and stderr.
     pub fn spawn(path: &Path) -> Result<Child, String> {
-        let mut process = Command::new(path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                format!(
-                    "could not be started: {e} (it must be an executable file, with a #! line if it is a script)"
-                )
-            })?;
+        let mut process = spawn_retrying_busy(path).map_err(|e| {
+            format!(
+                "could not be started: {e} (it must be an executable file, with a #! line if it is a script)"
+            )
+        })?;
         let (Some(stdin), Some(stdout), Some(stderr)) = (
             process.stdin.take(),
             process.stdout.take(),
@@ -181,6 +176,27 @@ fn keep_stderr(stderr: impl BufRead, kept: Arc<Mutex<VecDeque<String>>>) {
         kept.push_back(String::from_utf8_lossy(&line).trim_end().to_string());
         if kept.len() > STDERR_KEPT {
             kept.pop_front();
+        }
+    }
+}
+
+/// Starts `path`, retrying briefly while it is "text file busy": a plugin written just
+/// before the run (by a build step, or by another thread of this process) can still be open
+/// for writing in a child that another thread forked and has not yet exec'd.
+fn spawn_retrying_busy(path: &Path) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        let spawned = Command::new(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
         }
     }
 }

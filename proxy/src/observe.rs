@@ -74,9 +74,20 @@ pub(crate) struct Content {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claims: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub malformed: bool,
+}
+
+/// A message's 64-bit digest, written as 16 hex digits by the trace's writer thread (not
+/// on the forwarding path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Digest(pub u64);
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:016x}", self.0))
+    }
 }
 
 /// Reads what the trace records from a whole frame (length prefix included).
@@ -128,7 +139,7 @@ impl Fields<'_> {
             kind: self.kind,
             round,
             claims: self.claims.map(|(_, id)| id),
-            digest: Some(format!("{:016x}", self.digest)),
+            digest: Some(Digest(self.digest)),
             malformed: false,
         }
     }
@@ -281,7 +292,10 @@ mod tests {
         );
         assert_eq!(conflicting.round, to_one.round);
         assert_ne!(conflicting.digest, to_one.digest);
-        assert_eq!(to_one.digest.as_ref().map(String::len), Some(16));
+        let written = serde_json::to_value(&to_one).unwrap();
+        assert_eq!(written["digest"].as_str().map(str::len), Some(16));
+        assert_eq!(written["round"], "seq=17 view=2");
+        assert!(written.get("malformed").is_none() && written["kind"] == "pre-prepare");
     }
 
     #[test]

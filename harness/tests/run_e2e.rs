@@ -88,6 +88,7 @@ fn assert_every_check_holds(verdict: &Value) {
         "metrics.jsonl",
         "trace.jsonl",
         "verdict.json",
+        "detectors.json",
         "report.html",
     ] {
         assert!(
@@ -96,6 +97,17 @@ fn assert_every_check_holds(verdict: &Value) {
             run_dir.display()
         );
     }
+    // The fault detectors' findings, scored against faults.jsonl (advisory: not asserted on).
+    let detectors: Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("detectors.json")).unwrap())
+            .unwrap();
+    let scored = detectors["score"]["detectors"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        detectors["findings"].is_array() && scored == 6,
+        "{detectors:#}"
+    );
     let faults = std::fs::read_to_string(run_dir.join("faults.jsonl")).unwrap();
     assert!(
         faults.lines().count() >= 2,

@@ -52,9 +52,19 @@ pub const CATALOGUE: [(&str, &str, &str); 8] = [
     ),
 ];
 
+/// An `--adversary` value cut into its name and its parameters: `NAME[:PARAMS]`.
+pub fn name_and_params(spec: &str) -> (&str, &str) {
+    spec.split_once(':').unwrap_or((spec, ""))
+}
+
+/// A plugin's parameters cut into its path and its own options: `PATH[,timeout=1s]`.
+pub fn plugin_path_and_options(params: &str) -> (&str, &str) {
+    params.split_once(',').unwrap_or((params, ""))
+}
+
 /// Parses one `--adversary` value. Errors name the adversary or parameter and what is right.
 pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
-    let (name, params) = spec.split_once(':').unwrap_or((spec, ""));
+    let (name, params) = name_and_params(spec);
     if name == "plugin" {
         return plugin(params);
     }
@@ -109,7 +119,7 @@ pub fn parse(spec: &str) -> Result<Box<dyn Adversary>, String> {
 
 /// `plugin:PATH[,timeout=1s]`: the path must name an executable file.
 fn plugin(params: &str) -> Result<Box<dyn Adversary>, String> {
-    let (path, params) = params.split_once(',').unwrap_or((params, ""));
+    let (path, params) = plugin_path_and_options(params);
     if path.is_empty() {
         return Err("plugin needs the path of an executable: plugin:PATH[,timeout=1s]".into());
     }

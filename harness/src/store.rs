@@ -31,14 +31,9 @@ impl RunStore {
 
     /// Writes a whole JSON file atomically: to a temporary name, then renamed.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), Failure> {
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| Failure::harness(format!("encoding {name}: {e}")))?;
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(name)))
-            .map_err(|e| {
-                Failure::harness(format!("writing {}: {e}", self.dir.join(name).display()))
-            })
+        let path = self.dir.join(name);
+        write_json_atomically(&path, value)
+            .map_err(|e| Failure::harness(format!("writing {}: {e}", path.display())))
     }
 
     /// An appender for a `.jsonl` file of the run (created if absent, never truncated).
@@ -54,6 +49,22 @@ impl RunStore {
             path,
         })
     }
+}
+
+/// Writes `bytes` to a hidden temporary name beside `path`, then renames it over `path`,
+/// so a reader (a later `traitor check`, a resumed campaign) never sees half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// [`write_atomically`] for a value as pretty JSON with a final newline.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    text.push(b'\n');
+    write_atomically(path, &text)
 }
 
 /// A JSON-lines file written one whole line at a time and flushed after each, shared

@@ -8,6 +8,7 @@
 
 use super::plan::PlannedRun;
 use crate::exit::warning;
+use crate::store::write_json_atomically;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
@@ -84,7 +85,7 @@ impl Runner {
                 ..base_record(run, elapsed_s)
             },
         };
-        if let Err(e) = write_atomically(&dir.join(RECORD), &record) {
+        if let Err(e) = write_json_atomically(&dir.join(RECORD), &record) {
             warning(format!("{}: cannot record the run's result: {e}", run.id));
         }
         record
@@ -326,13 +327,4 @@ fn base_record(run: &PlannedRun, elapsed_s: f64) -> RunRecord {
         resumed: false,
         detectors: None,
     }
-}
-
-/// Writes JSON to a temporary name and renames it, so a reader (or a resumed campaign)
-/// never sees half a file.
-pub fn write_atomically<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, text + "\n")?;
-    std::fs::rename(&tmp, path)
 }

@@ -12,7 +12,8 @@ pub mod plan;
 
 use crate::cli::CampaignArgs;
 use crate::exit::{warning, Failure, Outcome};
-use execute::{write_atomically, Runner};
+use crate::store::{write_atomically, write_json_atomically};
+use execute::Runner;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,7 +46,7 @@ pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::harness(format!("creating {}: {e}", dir.display())))?;
     keep_campaign_file(&args.file, &dir)?;
-    write_atomically(&dir.join("plan.json"), &runs)
+    write_json_atomically(&dir.join("plan.json"), &runs)
         .map_err(|e| Failure::harness(format!("writing {}/plan.json: {e}", dir.display())))?;
 
     let runner = Runner {
@@ -156,13 +157,11 @@ fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), Failure> {
     let harness = |what: &str, e: &dyn std::fmt::Display| {
         Failure::harness(format!("writing {}/{what}: {e}", dir.display()))
     };
-    write_atomically(&dir.join("summary.json"), summary)
+    write_json_atomically(&dir.join("summary.json"), summary)
         .map_err(|e| harness("summary.json", &e))?;
     let junit =
         traitor_reports::campaign::junit(summary, dir).map_err(|e| harness("junit.xml", &e))?;
-    let tmp = dir.join(".junit.xml.tmp");
-    std::fs::write(&tmp, junit)
-        .and_then(|()| std::fs::rename(&tmp, dir.join("junit.xml")))
+    write_atomically(&dir.join("junit.xml"), junit.as_bytes())
         .map_err(|e| harness("junit.xml", &e))?;
     traitor_reports::write_campaign_report(dir).map_err(|e| harness("report.html", &e))?;
     Ok(())
@@ -182,7 +181,7 @@ fn keep_campaign_file(file: &Path, dir: &Path) -> Result<(), Failure> {
             ));
         }
     }
-    std::fs::write(&kept, text)
+    write_atomically(&kept, text.as_bytes())
         .map_err(|e| Failure::harness(format!("writing {}: {e}", kept.display())))
 }
 

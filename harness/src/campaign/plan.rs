@@ -9,8 +9,8 @@ use crate::run::Plan;
 use crate::target::Target;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use traitor_adversaries::spec::CATALOGUE;
+use std::path::Path;
+use traitor_adversaries::spec::{name_and_params, plugin_path_and_options, CATALOGUE};
 use traitor_checkers::accuracy::{Expectation, RunFacts};
 use traitor_model::target::Variant;
 
@@ -192,18 +192,17 @@ fn run_args(
 
 /// `plugin:PATH[,..]` with PATH relative to the campaign file, made absolute.
 fn absolute_plugin(spec: &str, base: &Path) -> String {
-    match spec.strip_prefix("plugin:") {
-        Some(rest) => {
-            let (path, params) = rest
-                .split_once(',')
-                .map_or((rest, None), |(p, q)| (p, Some(q)));
+    match name_and_params(spec) {
+        ("plugin", params) => {
+            let (path, options) = plugin_path_and_options(params);
             let path = base.join(path).display().to_string();
-            match params {
-                Some(q) => format!("plugin:{path},{q}"),
-                None => format!("plugin:{path}"),
+            if options.is_empty() {
+                format!("plugin:{path}")
+            } else {
+                format!("plugin:{path},{options}")
             }
         }
-        None => spec.to_string(),
+        _ => spec.to_string(),
     }
 }
 
@@ -274,16 +273,16 @@ fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
         .map(|k| k.name().to_string())
         .collect();
     for spec in &set.adversaries {
-        let name = match spec.strip_prefix("plugin:") {
-            Some(rest) => {
-                let path = rest.split(',').next().unwrap_or(rest);
-                let file = PathBuf::from(path)
+        let name = match name_and_params(spec) {
+            ("plugin", params) => {
+                let (path, _) = plugin_path_and_options(params);
+                let file = Path::new(path)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 format!("plugin:{file}")
             }
-            None => spec.split(':').next().unwrap_or(spec).to_string(),
+            (name, _) => name.to_string(),
         };
         if plan.byzantine.contains(&0) {
             names.push(format!("{name}@primary"));

@@ -6,6 +6,7 @@
 
 use super::escape::{html, script_json};
 use super::page;
+use crate::campaign::percent;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -143,10 +144,6 @@ fn header(s: &Summary) -> String {
          violation where the property had to hold; a false negative is an exposed bug not caught.</p></header>",
     );
     out
-}
-
-fn percent(rate: Option<f64>) -> String {
-    crate::campaign::percent(rate)
 }
 
 /// The class and the short word of an outcome, for cells and rows.

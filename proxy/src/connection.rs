@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::links::{Link, LinkTable};
+use crate::links::{Carrier, Link, LinkTable};
 use crate::pipe::Pipe;
 use crate::sink::{Sink, Writer};
 use crate::trace::Trace;
@@ -257,11 +257,25 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     let seed = |a, b| connection_seed(shared.seed, a, b, index);
     let sink = Sink::many(to_node);
     let routing = shared.routing((from, instance), to, sink.instances());
-    let requests = Pipe::new(forward, shared, seed(from, to), instance, routing);
+    let requests = Pipe::new(
+        forward,
+        Carrier::Dialled,
+        shared,
+        seed(from, to),
+        instance,
+        routing,
+    );
     let mut directions: Vec<Direction> = vec![Box::pin(requests.run(in_read, sink))];
     for ((k, out_read), writer) in from_node.into_iter().zip(back_writers) {
         let routing = shared.routing((to, k), from, vec![instance]);
-        let replies = Pipe::new(Arc::clone(&back), shared, seed(to, from), k, routing);
+        let replies = Pipe::new(
+            Arc::clone(&back),
+            Carrier::Reply,
+            shared,
+            seed(to, from),
+            k,
+            routing,
+        );
         directions.push(Box::pin(replies.run(out_read, Sink::one(instance, writer))));
     }
     if let Err(e) = all_directions(directions).await {

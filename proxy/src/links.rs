@@ -92,8 +92,23 @@ pub(crate) struct Link {
     rule: watch::Sender<LinkRule>,
     pub counters: Counters,
     connections: AtomicU64,
-    /// Where messages an adversary adds on this link go: the newest connection's pipe.
-    injector: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Where messages an adversary adds on this link go: the newest pipe of the preferred
+    /// [`Carrier`] kind that is still open.
+    injector: std::sync::Mutex<Option<(Carrier, tokio::sync::mpsc::UnboundedSender<Vec<u8>>)>>,
+}
+
+/// Which direction of a TCP connection a pipe forwards, for choosing where injected
+/// messages go. Nodes that dial each peer (pbft, generals) read only the connections they
+/// accept: a message added on `from -> to` must go down a connection `from` dialled, never
+/// back up one `to` dialled, where `to` would never read it. A target that talks both ways
+/// on one connection has only replies on one of its directions: they carry injections when
+/// no dialled connection is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Carrier {
+    /// The answer direction of a connection the receiver dialled.
+    Reply,
+    /// The direction of a connection the sender dialled.
+    Dialled,
 }
 
 impl Link {
@@ -108,15 +123,28 @@ impl Link {
         }
     }
 
-    /// Makes a pipe the one that carries injected messages on this link.
-    pub fn set_injector(&self, sender: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
-        *self.injector.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+    /// Offers a new pipe for injected messages on this link: it takes over unless an open
+    /// pipe of a preferred kind already has them.
+    pub fn set_injector(
+        &self,
+        carrier: Carrier,
+        sender: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    ) {
+        let mut injector = self.injector.lock().unwrap_or_else(|p| p.into_inner());
+        let keep = injector
+            .as_ref()
+            .is_some_and(|(kind, tx)| *kind > carrier && !tx.is_closed());
+        if !keep {
+            *injector = Some((carrier, sender));
+        }
     }
 
-    /// Sends framed bytes on the link's newest connection; false when none is open.
+    /// Sends framed bytes on the link's chosen pipe; false when none is open.
     pub fn inject(&self, frame: Vec<u8>) -> bool {
         let injector = self.injector.lock().unwrap_or_else(|p| p.into_inner());
-        injector.as_ref().is_some_and(|tx| tx.send(frame).is_ok())
+        injector
+            .as_ref()
+            .is_some_and(|(_, tx)| tx.send(frame).is_ok())
     }
 
     /// A receiver that sees the current rule and every later change.
@@ -323,5 +351,31 @@ mod tests {
         control.duplicate(0, 1, f64::NAN);
         control.reorder(0, 1, -1.0);
         assert!(!control.rule(0, 1).unwrap().needs_decisions());
+    }
+
+    #[test]
+    fn injections_go_down_a_dialled_connection_not_back_up_a_reply() {
+        let link = Link::new(0, 1);
+        let (dialled, mut dialled_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (reply, mut reply_rx) = tokio::sync::mpsc::unbounded_channel();
+        link.set_injector(Carrier::Dialled, dialled);
+        // The receiver's own connection opened later: its answer direction is this link too.
+        link.set_injector(Carrier::Reply, reply);
+        assert!(link.inject(b"lie".to_vec()));
+        assert_eq!(dialled_rx.try_recv().unwrap(), b"lie");
+        assert!(reply_rx.try_recv().is_err());
+
+        // Once the dialled connection is gone, a reply direction is better than nothing.
+        drop(dialled_rx);
+        let (reply, mut reply_rx) = tokio::sync::mpsc::unbounded_channel();
+        link.set_injector(Carrier::Reply, reply);
+        assert!(link.inject(b"again".to_vec()));
+        assert_eq!(reply_rx.try_recv().unwrap(), b"again");
+
+        // A new dialled connection takes over from a reply.
+        let (dialled, mut dialled_rx) = tokio::sync::mpsc::unbounded_channel();
+        link.set_injector(Carrier::Dialled, dialled);
+        assert!(link.inject(b"third".to_vec()));
+        assert_eq!(dialled_rx.try_recv().unwrap(), b"third");
     }
 }

@@ -25,7 +25,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::connection::Shared;
 use crate::cut::{self, Cut, Cutter, MAX_FRAME};
 use crate::decide::{decide, Message, Verdict};
-use crate::links::{Counters, Link, LinkRule, LinkTable};
+use crate::links::{Carrier, Counters, Link, LinkRule, LinkTable};
 use crate::observe;
 use crate::sink::Sink;
 use crate::trace::{Action, Trace};
@@ -107,9 +107,10 @@ pub(crate) struct Pipe {
 
 impl Pipe {
     /// One direction of a connection on `link`, sent by the sender's `instance` and routed
-    /// by `routing`.
+    /// by `routing`; `carrier` says which direction, for where injected messages go.
     pub fn new(
         link: Arc<Link>,
+        carrier: Carrier,
         shared: &Shared,
         seed: u64,
         instance: Instance,
@@ -118,7 +119,7 @@ impl Pipe {
         let mut rules = link.subscribe();
         let rule = rules.borrow_and_update().clone();
         let (inject, injected) = mpsc::unbounded_channel();
-        link.set_injector(inject);
+        link.set_injector(carrier, inject);
         Pipe {
             link,
             rules,

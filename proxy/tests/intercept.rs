@@ -85,6 +85,39 @@ async fn an_interceptor_drops_replaces_and_injects() {
     assert_eq!(link.dropped, 1);
 }
 
+/// Nodes that dial every peer (pbft, generals) read only the connections they accept. When
+/// node 2 dials node 0 after node 0 dialled node 2, the answer direction of node 2's
+/// connection is also "0 -> 2": an injected message sent up it would reach node 2's dialling
+/// socket, which it never reads. It must go down node 0's own connection.
+#[tokio::test]
+async fn injections_reach_the_receiver_on_the_connection_it_accepted() {
+    let cluster = Cluster::start(3, Options::framing(Framing::Len32Json)).await;
+    let links = cluster.proxy.links();
+    let (mut zero_dials, mut two_accepts) = cluster.connect(0, 2).await;
+    send_all(&mut zero_dials, &[json_message("prepare", 1)]).await;
+    assert_eq!(
+        seq_of(&read_len32(&mut two_accepts, PATIENCE).await.unwrap()),
+        1
+    );
+    let (mut two_dials, mut zero_accepts) = cluster.connect(2, 0).await;
+    send_all(&mut two_dials, &[json_message("prepare", 2)]).await;
+    assert_eq!(
+        seq_of(&read_len32(&mut zero_accepts, PATIENCE).await.unwrap()),
+        2
+    );
+
+    assert!(links.inject(0, 2, br#"{"from":0,"type":"tick","seq":42}"#));
+    assert_eq!(
+        seq_of(&read_len32(&mut two_accepts, PATIENCE).await.unwrap()),
+        42,
+        "the injected message arrives where node 2 reads node 0's messages"
+    );
+    assert!(
+        read_len32(&mut two_dials, QUIET).await.is_none(),
+        "nothing comes back up the connection node 2 dialled"
+    );
+}
+
 #[tokio::test]
 async fn link_control_injects_framed_messages_on_open_links_only() {
     let cluster = Cluster::start(3, Options::framing(Framing::Len32Json)).await;

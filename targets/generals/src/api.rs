@@ -1,6 +1,7 @@
 //! The traitor node API over HTTP: /health, /ops (orders, on the commander), /log, /status.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -17,11 +18,29 @@ use crate::node::Node;
 /// The API routes of `node`.
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/ops", post(post_op))
         .route("/log", get(get_log))
         .route("/status", get(get_status))
         .with_state(node)
+}
+
+/// How long the commander holds an order while a peer link has never been up.
+const ORDER_WAITS_FOR_LINKS: Duration = Duration::from_secs(2);
+
+/// `ok` once every peer link has been up; 503 before, naming the peers still missing, so
+/// that whoever starts the cluster waits for it before giving the first order.
+async fn health(State(node): State<Arc<Node>>) -> (StatusCode, String) {
+    if node.links().all_up() {
+        return (StatusCode::OK, "ok".into());
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "connecting: no link yet to general(s) {:?}",
+            node.links().never_up()
+        ),
+    )
 }
 
 #[derive(Deserialize)]
@@ -62,6 +81,24 @@ async fn post_op(State(node): State<Arc<Node>>, body: Bytes) -> (StatusCode, Jso
         client: request.client,
         req: request.req,
     };
+    // OM and SM assume every loyal general's message arrives within a round: an order sent
+    // before every link is up could be lost or late, so it waits (nothing is sent if not).
+    let commands = {
+        let core = node.core();
+        core.config().id == core.config().commander
+    };
+    if commands && !node.links().wait_all_up(ORDER_WAITS_FOR_LINKS).await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "fail",
+                "error": format!(
+                    "not connected yet to general(s) {:?}; no order was given",
+                    node.links().never_up()
+                ),
+            })),
+        );
+    }
     let outcome = node.core().order(origin, value);
     match outcome {
         Ok((decision, effects)) => {

@@ -47,8 +47,8 @@ fn main() -> ExitCode {
             }
         };
         tracing::info!(?config, "starting");
-        let queues = transport::spawn_dialers(config.id, &args.peers, args.listen.ip());
-        let node = Node::new(General::new(config, keys), queues);
+        let (queues, links) = transport::spawn_dialers(config.id, &args.peers, args.listen.ip());
+        let node = Node::new(General::new(config, keys), queues, links);
         tokio::spawn(transport::serve_peers(peer_listener, node.clone()));
         match axum::serve(api_listener, api::router(node)).await {
             Ok(()) => ExitCode::SUCCESS,

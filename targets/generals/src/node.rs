@@ -7,26 +7,33 @@ use std::time::{Duration, Instant};
 use generals_node::effects::Effects;
 use generals_node::general::General;
 use generals_node::messages::Frame;
-use tokio::sync::mpsc;
 
-use crate::transport::encode;
+use crate::transport::{encode, Links, PeerQueue};
 
 /// What every task of the node shares.
 pub struct Node {
     core: Mutex<General>,
     started: Instant,
     /// One queue per peer, in id order (`None` at this node's own id).
-    peers: Vec<Option<mpsc::Sender<Vec<u8>>>>,
+    peers: Vec<Option<PeerQueue>>,
+    /// Which of those links have been up.
+    links: Arc<Links>,
 }
 
 impl Node {
-    /// A node around `core`, sending to peers through `peers`.
-    pub fn new(core: General, peers: Vec<Option<mpsc::Sender<Vec<u8>>>>) -> Arc<Node> {
+    /// A node around `core`, sending to peers through `peers`, whose state is `links`.
+    pub fn new(core: General, peers: Vec<Option<PeerQueue>>, links: Arc<Links>) -> Arc<Node> {
         Arc::new(Node {
             core: Mutex::new(core),
             started: Instant::now(),
             peers,
+            links,
         })
+    }
+
+    /// The node's peer links: whether each has been up yet.
+    pub fn links(&self) -> &Links {
+        &self.links
     }
 
     /// Milliseconds since the node started: the core's clock.

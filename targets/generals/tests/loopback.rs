@@ -92,7 +92,11 @@ fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 fn order_is_decided_by_all(extra: &[&str]) {
     let cluster = start(4, extra);
     for api in &cluster.api {
-        wait_until("health", || http(api, "GET", "/health", None));
+        // 200 once the node's links to every peer are up.
+        wait_until("health", || {
+            let (status, _) = http(api, "GET", "/health", None)?;
+            (status == 200).then_some(())
+        });
     }
     let order = json!({"client": "c1", "req": 1, "op": {"f": "order", "value": "attack"}});
     let (status, reply) = http(&cluster.api[0], "POST", "/ops", Some(&order)).unwrap();

@@ -6,8 +6,8 @@ use generals_node::general::Algo;
 use generals_node::messages::GeneralId;
 use generals_node::messages::Plan::Attack;
 
-use crate::sim::{run_one, Scenario, Verdict};
-use crate::traitors::Strategy;
+use crate::sim::{run_one, Scenario, Sim, Verdict};
+use crate::traitors::{Garbler, Strategy};
 
 fn om3(n: u32, traitors: [GeneralId; 3], strategy: Strategy, seed: u64) -> Verdict {
     let mut scenario = Scenario::new(n, Algo::Om, 3, seed);
@@ -40,6 +40,35 @@ fn om3_ten_generals_three_traitors_hold() {
         cases.len(),
         started.elapsed()
     );
+}
+
+/// What `equivocate-sign` does at instance 0 (invalid values to half of each traitor's
+/// peers) is only missing messages to OM: the loyal generals must agree and obey.
+#[test]
+fn om3_ten_generals_hold_when_three_traitors_send_invalid_values() {
+    for (traitors, seed) in [
+        ([3, 4, 7], 1),
+        ([0, 4, 7], 2),
+        ([0, 1, 2], 3),
+        ([1, 5, 9], 4),
+    ] {
+        let mut scenario = Scenario::new(10, Algo::Om, 3, seed);
+        for traitor in traitors {
+            let garbled_to = (0..10).filter(|g| (g + traitor) % 2 == 0).collect();
+            scenario = scenario.with_traitor(traitor, Garbler { garbled_to });
+        }
+        let mut sim = Sim::new(scenario);
+        sim.order(Attack);
+        sim.run();
+        let verdict = sim.verdict(0, Attack);
+        assert!(verdict.holds(), "traitors {traitors:?}: {verdict:?}");
+        assert!(
+            sim.rejections
+                .iter()
+                .any(|(_, r)| r.reason.contains("attack~")),
+            "the invalid values reached the generals"
+        );
+    }
 }
 
 #[test]

@@ -27,6 +27,20 @@ pub trait Traitor {
         body: Body,
         rng: &mut StdRng,
     ) -> Vec<Body>;
+
+    /// Whether what leaves for `to` has its value made invalid on the wire (no plan at all),
+    /// as `equivocate-sign` does when it has no earlier value to swap in.
+    fn garbles(&mut self, _to: GeneralId) -> bool {
+        false
+    }
+}
+
+/// `frame`'s JSON with `"value"` turned into no plan (`"attack~"`), as on the wire.
+fn garbled(frame: &Frame) -> Vec<u8> {
+    let mut json: serde_json::Value = serde_json::from_slice(&frame.to_json()).unwrap();
+    let value = json["value"].as_str().unwrap_or_default().to_string();
+    json["value"] = serde_json::Value::String(format!("{value}~"));
+    serde_json::to_vec(&json).unwrap()
 }
 
 fn secret(id: GeneralId) -> [u8; 32] {
@@ -48,8 +62,15 @@ pub fn keyring(id: GeneralId, n: u32) -> Keyring {
 }
 
 enum Event {
-    Deliver { to: GeneralId, bytes: Vec<u8> },
-    Fire { general: GeneralId, timer: Timer },
+    Deliver {
+        from: GeneralId,
+        to: GeneralId,
+        bytes: Vec<u8>,
+    },
+    Fire {
+        general: GeneralId,
+        timer: Timer,
+    },
 }
 
 /// One simulated army.
@@ -181,24 +202,33 @@ impl Sim {
             );
         }
         for send in effects.sends {
-            let frames = match self.traitors.get_mut(&from) {
-                None => vec![send.frame],
+            let frames: Vec<Vec<u8>> = match self.traitors.get_mut(&from) {
+                None => vec![send.frame.to_json()],
                 Some(traitor) => {
                     let keys = &self.traitor_keys[&from];
+                    let garble = traitor.garbles(send.to);
                     traitor
                         .outgoing(keys, send.to, send.frame.body, &mut self.rng)
                         .into_iter()
                         .map(|body| keys.seal(body))
+                        .map(|frame| {
+                            if garble {
+                                garbled(&frame)
+                            } else {
+                                frame.to_json()
+                            }
+                        })
                         .collect()
                 }
             };
-            for frame in frames {
+            for bytes in frames {
                 let delay = self.rng.random_range(1..=MAX_DELAY_MS);
                 self.schedule(
                     self.now + delay,
                     Event::Deliver {
+                        from,
                         to: send.to,
-                        bytes: frame.to_json(),
+                        bytes,
                     },
                 );
             }
@@ -222,9 +252,18 @@ impl Sim {
         while let Some(((at, _), event)) = self.events.pop_first() {
             self.now = at;
             match event {
-                Event::Deliver { to, bytes } => {
+                Event::Deliver { from, to, bytes } => {
                     self.delivered += 1;
-                    let frame = Frame::from_json(&bytes).expect("frames are valid JSON");
+                    // As the node's transport: a frame that is not a generals message is
+                    // logged and dropped, so its path is missing (RETREAT at its round's end).
+                    let frame = match Frame::from_json(&bytes) {
+                        Ok(frame) => frame,
+                        Err(e) => {
+                            let reason = format!("not a generals message: {e}");
+                            self.rejections.push((to, Rejection { from, reason }));
+                            continue;
+                        }
+                    };
                     let effects = self.generals[to as usize].on_frame(at, frame);
                     self.apply(to, effects);
                 }

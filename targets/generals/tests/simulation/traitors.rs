@@ -104,6 +104,29 @@ impl Traitor for Strategy {
     }
 }
 
+/// `equivocate-sign` at the first instance, when it has no earlier value to swap in: the
+/// truth to the other peers, and to `garbled_to` the value with `~` appended, which no
+/// general can parse (so it counts as missing, RETREAT at the end of its round).
+pub struct Garbler {
+    pub garbled_to: Vec<GeneralId>,
+}
+
+impl Traitor for Garbler {
+    fn outgoing(
+        &mut self,
+        _keys: &Keyring,
+        _to: GeneralId,
+        body: Body,
+        _rng: &mut StdRng,
+    ) -> Vec<Body> {
+        vec![body]
+    }
+
+    fn garbles(&mut self, to: GeneralId) -> bool {
+        self.garbled_to.contains(&to)
+    }
+}
+
 /// A traitorous commander that orders "attack" to `attack_to`, "retreat" to the others,
 /// and says nothing at all to `silent_to`.
 pub struct TwoFacedCommander {

@@ -77,12 +77,15 @@ impl AdversaryHook {
     fn record(&self, time: u64, link: Option<(NodeId, NodeId)>, actions: &Actions) {
         for note in &actions.notes {
             let kind = note["action"].as_str().unwrap_or("adversary").to_string();
+            // The nodes the note names: for an injection, the traitor that sent it and its
+            // receiver, which need not be the link of the message that prompted it.
+            let named: Vec<NodeId> = ["from", "to"]
+                .iter()
+                .filter_map(|k| note[*k].as_u64().map(|n| n as NodeId))
+                .collect();
             let nodes = match link {
-                Some((from, to)) => vec![from, to],
-                None => ["from", "to"]
-                    .iter()
-                    .filter_map(|k| note[*k].as_u64().map(|n| n as NodeId))
-                    .collect(),
+                Some((from, to)) if named.len() < 2 => vec![from, to],
+                _ => named,
             };
             self.append(FaultRecord {
                 time,

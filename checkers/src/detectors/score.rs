@@ -55,7 +55,7 @@ use Detector::{
 /// | omit | sender | muteness, quorum | resource, crash (its other links cut) |
 /// | equivocate (-sign), equivocate-twins | sender | equivocation | quorum, resource, muteness, incorrect |
 /// | corrupt, impersonate, mutate, replay | sender | incorrect | equivocation, quorum, resource |
-/// | partitions, delay, drop, duplicate, reorder, heals | nobody | | |
+/// | partitions, delay, drop, duplicate, reorder, heals, a plugin's note | nobody | | |
 pub const TRUTH: [Class; 7] = [
     Class {
         kinds: &["crash", "crash-primary", "pause"],
@@ -110,7 +110,8 @@ pub const TRUTH: [Class; 7] = [
         excused: &[],
     },
     Class {
-        kinds: &["heal", "heal-all", "adversary-failed"],
+        // A plugin's note says why it acted; its actions are records of their own.
+        kinds: &["heal", "heal-all", "adversary-failed", "note"],
         culprit: Culprit::Nobody,
         expected: &[],
         excused: &[],
@@ -454,6 +455,21 @@ mod tests {
         );
         assert_eq!(of(&s, Equivocation).excused, vec![3]);
         assert!(s.detectors.iter().all(|d| d.false_negatives.is_empty()));
+    }
+
+    #[test]
+    fn a_plugin_note_blames_nobody() {
+        // A plugin's note about a correct node's message it saw, then its injection.
+        let s = score(
+            "r",
+            4,
+            &[finding(IncorrectMessages, 3, 10)],
+            &[fault(5, "note", &[0, 1]), fault(5, "inject", &[3, 2])],
+        );
+        assert_eq!(s.faulty.len(), 1);
+        assert_eq!(s.faulty[0].node, 3);
+        assert_eq!(of(&s, IncorrectMessages).excused, vec![3]);
+        assert!(of(&s, IncorrectMessages).false_positives.is_empty());
     }
 
     #[test]

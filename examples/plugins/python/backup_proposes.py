@@ -39,7 +39,7 @@ victim is then the highest correct backup (node 2), the holdout H the other corr
 The forged messages travel in place of the traitor's next message to their receiver (a
 `replace`), which keeps them in order with what the traitor really sends; the honest
 message lost that way is one vote the correct replicas do without. (It was written while
-the proxy still lost most injected messages, fixed in 2d5ab87; `inject` would do as well.)
+the proxy still lost most injected messages, fixed in 2d5ab87.)
 
 A correct pbft refuses the plant (the pre-prepare is not from the primary), so the victim
 prepares X like everyone else, nothing is planted, and apart from the traitor's own votes

@@ -1,99 +1,40 @@
 //! Four real generals-node processes on 127.0.0.1: an order posted to the commander is
 //! decided by every general, for OM and SM. Bounded: each case gives up after 10 s.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+mod common;
 
-use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
+use std::time::Duration;
 
-/// The processes of one cluster, killed when the test ends (even on failure).
+use common::{free_addr, http, start_general, wait_until, Keys, Processes};
+use serde_json::json;
+
+/// A cluster's processes (killed when it is dropped) and their API addresses.
 struct Cluster {
-    children: Vec<Child>,
+    _processes: Processes,
     api: Vec<String>,
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start(n: u32, extra: &[&str]) -> Cluster {
-    let secrets: Vec<[u8; 32]> = (0..n).map(|id| [id as u8 + 1; 32]).collect();
-    let public: Vec<String> = secrets
-        .iter()
-        .map(|s| hex::encode(SigningKey::from_bytes(s).verifying_key().to_bytes()))
-        .collect();
-    let peers: Vec<String> = (0..n)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
-        .collect();
-    let api: Vec<String> = (0..n)
-        .map(|_| format!("127.0.0.1:{}", free_port()))
-        .collect();
+    let keys = Keys::new(n);
+    let peers: Vec<String> = (0..n).map(|_| free_addr().to_string()).collect();
+    let api: Vec<String> = (0..n).map(|_| free_addr().to_string()).collect();
     let children = (0..n as usize)
-        .map(|id| {
-            Command::new(env!("CARGO_BIN_EXE_generals-node"))
-                .args(["--id", &id.to_string(), "--n", &n.to_string()])
-                .args(["--listen", &peers[id], "--api", &api[id]])
-                .args(["--peers", &peers.join(","), "--pubkeys", &public.join(",")])
-                .args(["--key", &hex::encode(secrets[id])])
-                .args(extra)
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the node binary starts")
-        })
+        .map(|id| start_general(id, &keys, &peers[id], &api[id], &peers, extra))
         .collect();
-    Cluster { children, api }
-}
-
-/// One HTTP/1.1 request; returns the status code and the JSON body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
-}
-
-fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(Duration::from_millis(50));
+    Cluster {
+        _processes: Processes(children),
+        api,
     }
 }
+
+/// Each case gives up after this long.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 fn order_is_decided_by_all(extra: &[&str]) {
     let cluster = start(4, extra);
     for api in &cluster.api {
         // 200 once the node's links to every peer are up.
-        wait_until("health", || {
+        wait_until("health", PATIENCE, || {
             let (status, _) = http(api, "GET", "/health", None)?;
             (status == 200).then_some(())
         });
@@ -111,7 +52,7 @@ fn order_is_decided_by_all(extra: &[&str]) {
     assert_eq!(refusal["error"], "not the commander; send orders to node 0");
 
     for api in &cluster.api {
-        let log = wait_until("every general's decision", || {
+        let log = wait_until("every general's decision", PATIENCE, || {
             let (_, log) = http(api, "GET", "/log?from=0", None)?;
             (log["committed"] == 1).then_some(log)
         });
@@ -142,13 +83,9 @@ fn sm_over_tcp_decides_on_every_general() {
 
 #[test]
 fn bad_flags_exit_with_code_2_naming_the_flag() {
-    let key = hex::encode([1u8; 32]);
-    let public = hex::encode(
-        SigningKey::from_bytes(&[1u8; 32])
-            .verifying_key()
-            .to_bytes(),
-    );
-    let pubkeys = [public.as_str(); 4].join(",");
+    let keys = Keys::new(4);
+    let key = hex::encode(keys.secrets[0]);
+    let pubkeys = keys.public.join(",");
     let peers = ["127.0.0.1:1"; 4].join(",");
     let base = [
         "--id",
@@ -166,7 +103,7 @@ fn bad_flags_exit_with_code_2_naming_the_flag() {
         (vec!["--bug", "om-too-few-rounds", "--algo", "sm"], "--bug"),
         (vec!["--commander", "9"], "--commander"),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_generals-node"))
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_generals-node"))
             .args(base)
             .args(["--peers", &peers, "--key", &key, "--pubkeys", &pubkeys])
             .args(&bad)

@@ -10,33 +10,15 @@
 //! The order must reach every general and be obeyed, and until the links are up the node
 //! must say it is not ready rather than lose the order.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::thread::{sleep, spawn};
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
-
-/// The generals' processes, killed when the test ends (even on failure).
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
+use common::{free_addr, http, start_general, wait_until, Keys, Processes};
+use serde_json::json;
 
 /// A proxy endpoint standing for the general listening on `upstream`, as the harness's:
 /// it accepts every connection, dials `upstream`, and closes the connection when that fails;
@@ -64,61 +46,24 @@ fn proxy_endpoint(upstream: SocketAddr) -> SocketAddr {
     endpoint
 }
 
-/// One HTTP/1.1 request; the status code and the body.
-fn http(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
-}
-
-fn wait_until<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        sleep(Duration::from_millis(50));
-    }
-}
-
 /// Long rounds: a frame that never arrives shows as a decision no sooner than a round's end.
 const ROUND_MS: u64 = 3000;
 
 #[test]
 fn the_first_order_survives_peers_that_start_after_the_commander_behind_a_proxy() {
     let n = 4u32;
-    let secrets: Vec<[u8; 32]> = (0..n).map(|id| [id as u8 + 31; 32]).collect();
-    let public: Vec<String> = secrets
-        .iter()
-        .map(|s| hex::encode(SigningKey::from_bytes(s).verifying_key().to_bytes()))
-        .collect();
+    let keys = Keys::new(n);
     let listen: Vec<SocketAddr> = (0..n).map(|_| free_addr()).collect();
     let api: Vec<String> = (0..n).map(|_| free_addr().to_string()).collect();
     let peers: Vec<String> = listen
         .iter()
         .map(|&upstream| proxy_endpoint(upstream).to_string())
         .collect();
+    let round_ms = ROUND_MS.to_string();
     let general = |id: usize| {
-        Command::new(env!("CARGO_BIN_EXE_generals-node"))
-            .args(["--id", &id.to_string(), "--n", &n.to_string()])
-            .args(["--listen", &listen[id].to_string(), "--api", &api[id]])
-            .args(["--peers", &peers.join(","), "--pubkeys", &public.join(",")])
-            .args(["--key", &hex::encode(secrets[id])])
-            .args(["--algo", "om", "--round-ms", &ROUND_MS.to_string()])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the node binary starts")
+        let listen = listen[id].to_string();
+        let extra = ["--algo", "om", "--round-ms", round_ms.as_str()];
+        start_general(id, &keys, &listen, &api[id], &peers, &extra)
     };
 
     // The commander alone: the proxy accepts its connections and closes each one.
@@ -131,7 +76,6 @@ fn the_first_order_survives_peers_that_start_after_the_commander_behind_a_proxy(
     let order = json!({"client": "c1", "req": 1, "op": {"f": "order", "value": "attack"}});
     let (status, refusal) = http(&api[0], "POST", "/ops", Some(&order)).unwrap();
     assert_eq!(status, 503, "{refusal}");
-    let refusal: Value = serde_json::from_str(&refusal).unwrap();
     assert_eq!(refusal["status"], "fail", "{refusal}");
 
     // The others start; every link must come up, then the first order must reach them.
@@ -144,7 +88,6 @@ fn the_first_order_survives_peers_that_start_after_the_commander_behind_a_proxy(
     }
     let (status, reply) = http(&api[0], "POST", "/ops", Some(&order)).unwrap();
     assert_eq!(status, 200, "{reply}");
-    let reply: Value = serde_json::from_str(&reply).unwrap();
     assert_eq!(
         reply,
         json!({"status": "ok", "value": {"instance": 0, "decision": "attack"}})
@@ -157,7 +100,6 @@ fn the_first_order_survives_peers_that_start_after_the_commander_behind_a_proxy(
         let limit = Duration::from_millis(ROUND_MS * 5 / 6).saturating_sub(ordered.elapsed());
         let log = wait_until("every general's decision within a round", limit, || {
             let (_, log) = http(api, "GET", "/log?from=0", None)?;
-            let log: Value = serde_json::from_str(&log).ok()?;
             (log["committed"] == 1).then_some(log)
         });
         assert_eq!(

@@ -48,37 +48,21 @@ Environment variables: GAP (default 6: P has often proposed a few seqs more than
 plugin has seen yet) and MAX_ATTEMPTS (default 10).
 
 The protocol: one JSON object per line on stdin, one answer per line on stdout (see
-docs/writing-an-adversary.md). Standard library only, plus ed25519.py next to this file.
+docs/writing-an-adversary.md). Standard library only, plus pbft_wire.py (canonical JSON,
+digests, signing, the protocol loop) and ed25519.py next to this file.
 """
 
 import collections
-import hashlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ed25519  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
 
 GAP = int(os.environ.get("GAP", "6"))
 MAX_ATTEMPTS = int(os.environ.get("MAX_ATTEMPTS", "10"))
 WINDOW = 32  # pbft's 2 * checkpoint interval: certificates above stable_seq + WINDOW are invalid
-
-
-def canonical(value):
-    """The canonical JSON pbft signs and digests: sorted keys, no whitespace."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def digest_of(request):
-    return hashlib.sha256(canonical(request).encode()).hexdigest()
-
-
-def sign(message, key):
-    """Signs `message` (a dict) in place with the 32-byte `key`; returns it."""
-    unsigned = {k: v for k, v in message.items() if k != "sig"}
-    message["sig"] = ed25519.sign(key, canonical(unsigned).encode()).hex()
-    return message
 
 
 def answer(actions=(), note=None):
@@ -274,20 +258,5 @@ class Attack:
         return answer(note=note), True
 
 
-def main():
-    backup = None
-    for line in sys.stdin:
-        request = json.loads(line)
-        if request["type"] == "hello":
-            backup = Backup(request)
-            reply = {"ok": True}
-        elif request["type"] == "message":
-            reply = backup.message(request)
-        else:  # a tick: this node never speaks unprompted
-            reply = answer()
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(Backup)

@@ -16,29 +16,18 @@ gets a prepare quorum for its story. The `prepare-ignores-digest` variant does n
 commits different requests at one sequence number: an agreement violation.
 
 The protocol: one JSON object per line on stdin, one answer per line on stdout (see
-docs/writing-an-adversary.md). Standard library only, plus ed25519.py next to this file.
+docs/writing-an-adversary.md). Standard library only, plus pbft_wire.py (canonical JSON,
+digests, signing, the protocol loop) and ed25519.py next to this file.
 """
 
-import hashlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ed25519  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
 
 SILENT_AFTER = int(os.environ.get("SILENT_AFTER", "3"))
-
-
-def canonical(value):
-    """The canonical JSON pbft signs and digests: sorted keys, no whitespace."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sign(message, key):
-    """Signs `message` (a dict) in place with the 32-byte `key`."""
-    unsigned = {k: v for k, v in message.items() if k != "sig"}
-    message["sig"] = ed25519.sign(key, canonical(unsigned).encode()).hex()
 
 
 class Primary:
@@ -71,7 +60,7 @@ class Primary:
             # A real, client-signed request from earlier: replicas that check client
             # signatures accept it, so only the digest rule can stop the lie.
             message["request"] = earlier[-1]
-            message["digest"] = hashlib.sha256(canonical(message["request"]).encode()).hexdigest()
+            message["digest"] = digest_of(message["request"])
             self.told[slot] = message["digest"]
             sign(message, self.keys[sender])
             note = {"lie": "pre-prepare", "view": slot[0], "seq": slot[1], "digest": message["digest"]}
@@ -86,20 +75,5 @@ class Primary:
         return {"actions": []}
 
 
-def main():
-    primary = None
-    for line in sys.stdin:
-        request = json.loads(line)
-        if request["type"] == "hello":
-            primary = Primary(request)
-            answer = {"ok": True}
-        elif request["type"] == "message":
-            answer = primary.message(request)
-        else:  # a tick: this node never speaks unprompted
-            answer = {"actions": []}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(Primary)

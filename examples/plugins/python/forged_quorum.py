@@ -20,31 +20,20 @@ really proposes: two correct replicas hold different requests at one sequence nu
 agreement violation.
 
 The protocol: one JSON object per line on stdin, one answer per line on stdout (see
-docs/writing-an-adversary.md). Standard library only, plus ed25519.py next to this file.
+docs/writing-an-adversary.md). Standard library only, plus pbft_wire.py (canonical JSON,
+digests, signing, the protocol loop) and ed25519.py next to this file.
 """
 
-import hashlib
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ed25519  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
 
 EVERY = int(os.environ.get("EVERY", "10"))
 FORGE_TIMES = int(os.environ.get("FORGE_TIMES", "3"))
 AHEAD = int(os.environ.get("AHEAD", "3"))
-
-
-def canonical(value):
-    """The canonical JSON pbft signs and digests: sorted keys, no whitespace."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def signed(message, key):
-    """`message` (a dict) with a `sig` made by the 32-byte `key` over its canonical JSON."""
-    unsigned = {k: v for k, v in message.items() if k != "sig"}
-    return dict(unsigned, sig=ed25519.sign(key, canonical(unsigned).encode()).hex())
 
 
 class Forger:
@@ -86,14 +75,14 @@ class Forger:
             return {"actions": []}
         victim = max(backups)
         key = self.keys[self.traitor]
-        digest = hashlib.sha256(canonical(story).encode()).hexdigest()
+        digest = digest_of(story)
         slot = {"view": view, "seq": seq, "digest": digest}
-        forged = [signed({"from": primary, "type": "pre-prepare", **slot, "request": story}, key)]
+        forged = [sign({"from": primary, "type": "pre-prepare", **slot, "request": story}, key)]
         voters = [p for p in range(self.n) if p != victim]
         forged += [
-            signed({"from": p, "type": "prepare", **slot}, key) for p in voters if p != primary
+            sign({"from": p, "type": "prepare", **slot}, key) for p in voters if p != primary
         ]
-        forged += [signed({"from": p, "type": "commit", **slot}, key) for p in voters]
+        forged += [sign({"from": p, "type": "commit", **slot}, key) for p in voters]
         self.forged += 1
         actions = [
             {"action": "inject", "from": self.traitor, "to": victim, "payload": json.dumps(m)}
@@ -109,20 +98,5 @@ class Forger:
         return {"actions": actions, "note": note}
 
 
-def main():
-    forger = None
-    for line in sys.stdin:
-        request = json.loads(line)
-        if request["type"] == "hello":
-            forger = Forger(request)
-            answer = {"ok": True}
-        elif request["type"] == "message":
-            answer = forger.message(request)
-        else:  # a tick: the traitor only speaks when a proposal prompts it
-            answer = {"actions": []}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
-
-
 if __name__ == "__main__":
-    main()
+    serve(Forger)

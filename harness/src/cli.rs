@@ -94,14 +94,15 @@ pub struct RunArgs {
     pub nodes: Option<u32>,
 
     /// Faults, comma-separated, one at a time in random order: partition (a random shape),
-    /// partition-isolate-one, partition-halves, partition-isolate-primary, partition-bridge,
-    /// partition-ring, delay, drop, duplicate, reorder, crash, crash-primary, pause, restart;
-    /// or "none".
+    /// partition-isolate-one, partition-mute-one (nobody hears one node; it hears all),
+    /// partition-halves, partition-isolate-primary, partition-bridge, partition-ring, delay,
+    /// drop, duplicate, reorder, crash, crash-primary, pause, restart; or "none".
     #[arg(long, default_value = "partition,crash-primary", value_name = "LIST")]
     pub nemesis: String,
 
     /// Faults at fixed times instead: a TOML file with one [[fault]] table per fault, each
-    /// with at = "5s" (from the start), kind = "crash-primary" and duration = "4s".
+    /// with at = "5s" (from the start), kind = "crash-primary" and duration = "4s", and for
+    /// faults that hit one node optionally node = 2 (else the node is drawn from the seed).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["nemesis", "nemesis_interval", "nemesis_duration"])]
     pub nemesis_file: Option<PathBuf>,
 

@@ -26,6 +26,9 @@ pub enum FaultKind {
     /// A partition of a random shape among the ones below.
     Partition,
     IsolateOne,
+    /// One node's outgoing links held: it hears everyone and nobody hears it (a one-way
+    /// partition, as when a replica's uplink fails).
+    MuteOne,
     Halves,
     IsolatePrimary,
     Bridge,
@@ -40,9 +43,10 @@ pub enum FaultKind {
     Restart,
 }
 
-const NAMES: [(&str, FaultKind); 14] = [
+const NAMES: [(&str, FaultKind); 15] = [
     ("partition", FaultKind::Partition),
     ("partition-isolate-one", FaultKind::IsolateOne),
+    ("partition-mute-one", FaultKind::MuteOne),
     ("partition-halves", FaultKind::Halves),
     ("partition-isolate-primary", FaultKind::IsolatePrimary),
     ("partition-bridge", FaultKind::Bridge),
@@ -74,6 +78,26 @@ impl FromStr for FaultKind {
 }
 
 impl FaultKind {
+    /// Whether it crashes, pauses or restarts a node (rather than acting on links).
+    pub fn is_process_fault(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Crash | FaultKind::CrashPrimary | FaultKind::Pause | FaultKind::Restart
+        )
+    }
+
+    /// Whether it hits one node that a timeline may name (`node = N`) instead of drawing it.
+    pub fn hits_one_node(self) -> bool {
+        matches!(
+            self,
+            FaultKind::IsolateOne
+                | FaultKind::MuteOne
+                | FaultKind::Crash
+                | FaultKind::Pause
+                | FaultKind::Restart
+        )
+    }
+
     /// The name used on the command line and in `faults.jsonl`.
     pub fn name(self) -> &'static str {
         NAMES
@@ -104,17 +128,40 @@ pub struct Step {
     pub at: Duration,
     pub kind: FaultKind,
     pub duration: Duration,
+    /// The node it hits, for kinds that hit one node; drawn (seeded) when `None`.
+    pub node: Option<NodeId>,
 }
 
 impl Schedule {
     /// Whether any fault crashes, pauses or restarts a node.
     pub fn has_process_faults(&self) -> bool {
-        self.kinds().iter().any(|k| {
-            matches!(
-                k,
-                FaultKind::Crash | FaultKind::CrashPrimary | FaultKind::Pause | FaultKind::Restart
-            )
-        })
+        self.kinds().iter().any(|k| k.is_process_fault())
+    }
+
+    /// Checks the nodes a timeline names against the cluster: each must exist, and process
+    /// faults may not hit a Byzantine node (crashing a traitor proves nothing).
+    pub fn check_nodes(&self, n: NodeId, byzantine: &[NodeId]) -> Result<(), String> {
+        let Schedule::Timeline(steps) = self else {
+            return Ok(());
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let Some(node) = step.node else { continue };
+            if node >= n {
+                return Err(format!(
+                    "fault {}: node = {node}, but nodes are numbered 0 to {}",
+                    i + 1,
+                    n.saturating_sub(1)
+                ));
+            }
+            if step.kind.is_process_fault() && byzantine.contains(&node) {
+                return Err(format!(
+                    "fault {}: node = {node} is Byzantine in this run; {} hits correct nodes only",
+                    i + 1,
+                    step.kind.name()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Every kind of fault the schedule may inject.
@@ -134,13 +181,15 @@ impl Schedule {
                 .collect(),
             Schedule::Timeline(steps) => steps
                 .iter()
-                .map(|s| json!({"fault": s.kind.name(), "at_ms": s.at.as_millis() as u64, "duration_ms": s.duration.as_millis() as u64}))
+                .map(|s| json!({"fault": s.kind.name(), "at_ms": s.at.as_millis() as u64, "duration_ms": s.duration.as_millis() as u64, "node": s.node}))
                 .collect(),
         }
     }
 
     /// Reads a timeline file: TOML with one `[[fault]]` table per fault, each with `at`,
-    /// `kind` and `duration`; faults in time order, each starting after the previous ends.
+    /// `kind` and `duration`, and `node` for kinds that hit one node (to aim at a given
+    /// replica rather than a drawn one); faults in time order, each starting after the
+    /// previous ends.
     pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -153,6 +202,7 @@ impl Schedule {
             at: String,
             kind: String,
             duration: String,
+            node: Option<NodeId>,
         }
         let name = path.display();
         let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
@@ -170,7 +220,16 @@ impl Schedule {
                     .parse()
                     .map_err(|e| format!("{name}: fault {}: {e}", i + 1))?,
                 duration: field("duration", &entry.duration)?,
+                node: entry.node,
             };
+            if step.node.is_some() && !step.kind.hits_one_node() {
+                return Err(format!(
+                    "{name}: fault {}: kind = {:?} does not hit one node, so it takes no `node` \
+                     (kinds that do: partition-isolate-one, partition-mute-one, crash, pause, restart)",
+                    i + 1,
+                    entry.kind
+                ));
+            }
             if let Some(previous) = steps.last() {
                 let free_at = previous.at + previous.duration;
                 if step.at < free_at {
@@ -275,7 +334,7 @@ impl Nemesis {
                 loop {
                     let kind = faults[self.rng.random_range(0..faults.len())];
                     if self
-                        .fault_after(interval, kind, duration, &mut stop)
+                        .fault_after(interval, kind, None, duration, &mut stop)
                         .await?
                     {
                         return Ok(());
@@ -286,7 +345,7 @@ impl Nemesis {
                 for step in steps {
                     let wait = (self.run_start + step.at).saturating_duration_since(Instant::now());
                     if self
-                        .fault_after(wait, step.kind, step.duration, &mut stop)
+                        .fault_after(wait, step.kind, step.node, step.duration, &mut stop)
                         .await?
                     {
                         return Ok(());
@@ -297,24 +356,26 @@ impl Nemesis {
         }
     }
 
-    /// Waits `wait`, injects `kind` for `duration`, heals it. Says whether `stop` came.
+    /// Waits `wait`, injects `kind` (on `node` if given) for `duration`, heals it. Says
+    /// whether `stop` came.
     async fn fault_after(
         &mut self,
         wait: Duration,
         kind: FaultKind,
+        node: Option<NodeId>,
         duration: Duration,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<bool, Failure> {
         if wait_or_stop(wait, stop).await {
             return Ok(true);
         }
-        let undo = self.inject(kind).await?;
+        let undo = self.inject(kind, node).await?;
         let stopped = wait_or_stop(duration, stop).await;
         self.heal(undo).await?;
         Ok(stopped)
     }
 
-    async fn inject(&mut self, kind: FaultKind) -> Result<Undo, Failure> {
+    async fn inject(&mut self, kind: FaultKind, node: Option<NodeId>) -> Result<Undo, Failure> {
         let n = self.nodes.len() as NodeId;
         let everyone: Vec<NodeId> = (0..n).collect();
         let kind = if kind == FaultKind::Partition {
@@ -333,7 +394,7 @@ impl Nemesis {
                 let x = if kind == FaultKind::IsolatePrimary {
                     self.primary().await
                 } else {
-                    self.random_node()
+                    node.unwrap_or_else(|| self.random_node())
                 };
                 let pairs = cut(
                     &[x],
@@ -344,6 +405,11 @@ impl Nemesis {
                         .collect::<Vec<_>>(),
                 );
                 self.partition(kind, pairs, json!({"isolated": x})).await?
+            }
+            FaultKind::MuteOne => {
+                let x = node.unwrap_or_else(|| self.random_node());
+                self.partition(kind, outgoing(x, n), json!({"muted": x}))
+                    .await?
             }
             FaultKind::Halves | FaultKind::Bridge => {
                 let mut shuffled = everyone.clone();
@@ -403,7 +469,7 @@ impl Nemesis {
                 let x = if kind == FaultKind::CrashPrimary {
                     self.primary().await
                 } else {
-                    self.random_crashable()
+                    node.unwrap_or_else(|| self.random_crashable())
                 };
                 self.backend
                     .lock()
@@ -415,7 +481,7 @@ impl Nemesis {
                 Undo::Restart(x)
             }
             FaultKind::Pause => {
-                let x = self.random_crashable();
+                let x = node.unwrap_or_else(|| self.random_crashable());
                 self.backend
                     .lock()
                     .await
@@ -426,7 +492,7 @@ impl Nemesis {
                 Undo::Resume(x)
             }
             FaultKind::Restart => {
-                let x = self.random_crashable();
+                let x = node.unwrap_or_else(|| self.random_crashable());
                 self.record("restart", vec![x], json!({}))?;
                 self.restart(x).await?;
                 Undo::Nothing
@@ -534,6 +600,11 @@ fn cut(a: &[NodeId], b: &[NodeId]) -> Vec<(NodeId, NodeId)> {
         .collect()
 }
 
+/// Every directed link from `x` to the other nodes: cutting them mutes `x` one way.
+fn outgoing(x: NodeId, n: NodeId) -> Vec<(NodeId, NodeId)> {
+    (0..n).filter(|&y| y != x).map(|y| (x, y)).collect()
+}
+
 fn all_links(n: NodeId) -> Vec<(NodeId, NodeId)> {
     (0..n)
         .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
@@ -589,9 +660,46 @@ mod tests {
     }
 
     #[test]
-    fn cuts_are_symmetric() {
+    fn cuts_are_symmetric_and_mutes_one_way() {
         let pairs = cut(&[0], &[1, 2]);
         assert_eq!(pairs, vec![(0, 1), (1, 0), (0, 2), (2, 0)]);
         assert_eq!(all_links(3).len(), 6);
+        assert_eq!(outgoing(2, 4), vec![(2, 0), (2, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn a_timeline_may_aim_one_node_faults_at_a_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("faults.toml");
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("[[fault]]\nat = \"3s\"\nkind = \"partition-mute-one\"\nduration = \"5s\"\nnode = 3\n\n[[fault]]\nat = \"9s\"\nkind = \"crash\"\nduration = \"1s\"\n");
+        let schedule = Schedule::from_file(&path).unwrap();
+        let Schedule::Timeline(steps) = &schedule else {
+            panic!("a timeline")
+        };
+        assert_eq!(
+            (steps[0].kind, steps[0].node, steps[1].node),
+            (FaultKind::MuteOne, Some(3), None)
+        );
+        assert_eq!(schedule.check_nodes(4, &[2]), Ok(()));
+        assert!(schedule
+            .check_nodes(3, &[])
+            .unwrap_err()
+            .contains("fault 1: node = 3, but nodes are numbered 0 to 2"));
+        assert!(schedule.has_process_faults());
+
+        write("[[fault]]\nat = \"1s\"\nkind = \"pause\"\nduration = \"1s\"\nnode = 1\n");
+        let pause = Schedule::from_file(&path).unwrap();
+        assert!(pause
+            .check_nodes(4, &[1])
+            .unwrap_err()
+            .contains("node = 1 is Byzantine in this run; pause hits correct nodes only"));
+
+        write("[[fault]]\nat = \"1s\"\nkind = \"partition-halves\"\nduration = \"1s\"\nnode = 1\n");
+        let err = Schedule::from_file(&path).unwrap_err();
+        assert!(
+            err.contains("fault 1: kind = \"partition-halves\" does not hit one node"),
+            "{err}"
+        );
     }
 }

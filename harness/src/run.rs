@@ -162,6 +162,11 @@ impl Plan {
                 duration: args.nemesis_duration,
             },
         };
+        if let Some(path) = &args.nemesis_file {
+            schedule
+                .check_nodes(n, &byzantine)
+                .map_err(|e| Failure::usage(format!("--nemesis-file {}: {e}", path.display())))?;
+        }
         let process_faults = schedule.has_process_faults();
         let crash = args.crash.unwrap_or(u32::from(process_faults));
         if process_faults && crash == 0 {

@@ -96,6 +96,7 @@ pub const TRUTH: [Class; 7] = [
         kinds: &[
             "partition",
             "partition-isolate-one",
+            "partition-mute-one",
             "partition-halves",
             "partition-isolate-primary",
             "partition-bridge",

@@ -5,122 +5,23 @@
 //! built from its pre-prepare, the victim's prepare and its own, all validly signed. When
 //! the victim prepares the primary's request instead (a correct pbft), it tries again.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use serde_json::{json, Map, Value};
-use std::path::PathBuf;
-use std::time::Duration;
-use traitor_adversaries::canonical::signed_bytes;
-use traitor_adversaries::plugin::Plugin;
-use traitor_adversaries::{Chain, RunInfo};
-use traitor_model::wire::{Actions, Envelope, Fate};
+mod pbft_plugin;
+
+use pbft_plugin::{cert, note, plugin, pre_prepare, request, send, signed, vote};
+use serde_json::{json, Value};
+use traitor_model::wire::Fate;
 
 const TRAITOR: u32 = 3;
 const VICTIM: u32 = 2;
 const HOLDOUT: u32 = 1;
 
-/// Every node's key; the plugin gets the traitor's only.
-fn key(node: u32) -> SigningKey {
-    SigningKey::from_bytes(&[node as u8 + 1; 32])
-}
-
-fn plugin() -> Chain {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/plugins/python/backup_proposes.py");
-    let run = RunInfo {
-        n: 4,
-        f: 1,
-        byzantine: vec![TRAITOR],
-        keys: [(TRAITOR, key(TRAITOR))].into(),
-    };
-    // Generous: a loaded machine starts Python slowly, and the plugin signs in pure Python.
-    let plugin = Plugin::new(path, Duration::from_secs(10));
-    Chain::start(vec![Box::new(plugin)], run, StdRng::seed_from_u64(1)).unwrap()
-}
-
-/// A pbft message from `from`, signed with its key.
-fn signed(from: u32, fields: Value) -> Value {
-    let Value::Object(mut m) = fields else {
-        unreachable!()
-    };
-    m.insert("from".into(), json!(from));
-    m.insert("sig".into(), json!(""));
-    let sig = key(from).sign(&signed_bytes(&m));
-    m.insert("sig".into(), json!(hex::encode(sig.to_bytes())));
-    Value::Object(m)
-}
-
-fn request(req: u64) -> Value {
-    json!({"client": "c1", "req": req, "op": {"f": "write", "key": "k", "value": req}, "sig": "00"})
-}
-
-fn pre_prepare(view: u64, seq: u64, digest: &str, request: Value) -> Value {
-    signed(
-        view as u32 % 4,
-        json!({
-            "type": "pre-prepare", "view": view, "seq": seq, "digest": digest,
-            "request": request,
-        }),
-    )
-}
-
-fn vote(from: u32, kind: &str, seq: u64, digest: &str) -> Value {
-    signed(
-        from,
-        json!({"type": kind, "view": 0, "seq": seq, "digest": digest}),
-    )
-}
-
-fn send(chain: &mut Chain, from: u32, to: u32, message: &Value) -> Actions {
-    let actions = chain.on_message(&Envelope {
-        from,
-        to,
-        time: 1_000,
-        payload: message.to_string().into_bytes(),
-    });
-    assert_eq!(actions.fatal, None);
-    actions
-}
-
-/// The plugin's own note (not the harness's note of an action).
-fn note(actions: &Actions) -> Value {
-    actions
-        .notes
-        .iter()
-        .find(|n| n["action"] == "note")
-        .map(|n| n["detail"].clone())
-        .unwrap_or(Value::Null)
-}
-
-/// The replacement payload, checked to be signed by the traitor.
-fn replacement(actions: &Actions) -> Map<String, Value> {
-    let Some(Fate::Replace { payload }) = &actions.fate else {
-        panic!("a replace: {actions:?}")
-    };
-    let Value::Object(m) = serde_json::from_slice::<Value>(payload).unwrap() else {
-        panic!("a JSON object")
-    };
-    assert_eq!(m["from"], json!(TRAITOR));
-    assert_valid(&m, TRAITOR);
-    m
-}
-
-fn assert_valid(m: &Map<String, Value>, signer: u32) {
-    let sig = hex::decode(m["sig"].as_str().unwrap()).unwrap();
-    let sig = Signature::from_slice(&sig).unwrap();
-    assert!(
-        key(signer)
-            .verifying_key()
-            .verify(&signed_bytes(m), &sig)
-            .is_ok(),
-        "signed by node {signer}: {m:?}"
-    );
+fn replacement(actions: &traitor_model::wire::Actions) -> serde_json::Map<String, Value> {
+    pbft_plugin::replacement(actions, TRAITOR)
 }
 
 #[test]
 fn the_traitor_plants_starves_and_votes_with_its_own_certificate() {
-    let mut chain = plugin();
+    let mut chain = plugin("backup_proposes.py", TRAITOR);
     // The primary proposes seq 1: the traitor picks a later seq t and its victim.
     let planned = send(&mut chain, 0, TRAITOR, &pre_prepare(0, 1, "d1", request(1)));
     assert_eq!(planned.fate, None);
@@ -208,12 +109,6 @@ fn the_traitor_plants_starves_and_votes_with_its_own_certificate() {
 
     // The first correct view-change for view 1: the traitor's own goes out in place of its
     // next message to each peer, a copy carrying the traitor's certificate for t.
-    let cert = |seq, digest: &str, req, backups: [u32; 2]| {
-        json!({
-            "pre_prepare": pre_prepare(0, seq, digest, request(req)),
-            "prepares": backups.map(|b| vote(b, "prepare", seq, digest)),
-        })
-    };
     let other = cert(t - 1, "dw", 2, [1, 2]);
     let honest_cert = cert(t, x, 3, [1, 3]);
     let view_change = signed(
@@ -270,7 +165,7 @@ fn the_traitor_plants_starves_and_votes_with_its_own_certificate() {
 
 #[test]
 fn a_refused_plant_changes_nothing_more_and_is_tried_again_later() {
-    let mut chain = plugin();
+    let mut chain = plugin("backup_proposes.py", TRAITOR);
     let first = note(&send(
         &mut chain,
         0,

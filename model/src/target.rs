@@ -93,9 +93,10 @@ pub struct Variant {
     pub fault_budget_exceeded: bool,
     /// Faults declared able to expose the bug: nemesis fault kinds (`crash-primary`) or
     /// adversary names (`equivocate-sign`, `plugin:NAME.py` matched by file name), with
-    /// `@primary` when the primary must be the traitor (`equivocate-sign@primary`). A
-    /// campaign run of this variant with one of them is expected to catch a `violates`
-    /// property.
+    /// `@primary` when the primary must be the traitor (`equivocate-sign@primary`), or
+    /// several joined by `+` when only together they expose it
+    /// (`plugin:split_commit.py+partition-mute-one`). A campaign run of this variant with one
+    /// of them is expected to catch a `violates` property.
     #[serde(default)]
     pub exposed_by: Vec<String>,
 }

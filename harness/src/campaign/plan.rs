@@ -227,7 +227,7 @@ fn planned_run(
     };
     let plan = Plan::from_args(&run_args).map_err(|e| e.message)?;
     let names = fault_names(&plan, set);
-    let exposed = variant.is_some_and(|v| v.exposed_by.iter().any(|e| names.contains(e)));
+    let exposed = variant.is_some_and(|v| v.exposed_by.iter().any(|e| exposes(e, &names)));
     let mut checkers = vec!["agreement", "validity", "termination"];
     if plan.model.parse::<traitor_checkers::Model>().is_ok() {
         checkers.push("linearizability");
@@ -292,11 +292,17 @@ fn fault_names(plan: &Plan, set: &FaultSet) -> Vec<String> {
     names
 }
 
-/// A variant's `exposed_by` must name a nemesis fault, a built-in adversary or a plugin; a
+/// Whether a run with faults `names` has what one `exposed_by` entry asks: every part of
+/// `A+B+...` (a bug some attacks expose only together, as a traitor plus a network fault).
+fn exposes(entry: &str, names: &[String]) -> bool {
+    entry.split('+').all(|part| names.iter().any(|n| n == part))
+}
+
+/// A variant's `exposed_by` must name nemesis faults, built-in adversaries or plugins; a
 /// typo would silently make every run of the variant promise nothing.
 fn check_exposed_by(target: &Target) -> Result<(), String> {
     for variant in &target.spec.variants {
-        for name in &variant.exposed_by {
+        for name in variant.exposed_by.iter().flat_map(|e| e.split('+')) {
             let adversary = name.strip_suffix("@primary").unwrap_or(name);
             let known = name.parse::<FaultKind>().is_ok()
                 || adversary.starts_with("plugin:")
@@ -311,4 +317,20 @@ fn check_exposed_by(target: &Target) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exposed_by_entry_needs_all_its_parts() {
+        let names: Vec<String> = ["partition-mute-one", "plugin:split_commit.py"]
+            .map(String::from)
+            .into();
+        assert!(exposes("plugin:split_commit.py", &names));
+        assert!(exposes("plugin:split_commit.py+partition-mute-one", &names));
+        assert!(!exposes("plugin:split_commit.py+crash-primary", &names));
+        assert!(!exposes("omit", &names));
+    }
 }

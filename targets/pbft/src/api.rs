@@ -1,5 +1,6 @@
 //! The traitor node HTTP API: `/health`, `/ops`, `/log`, `/status`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,31 +15,49 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::crypto::ClientAuthority;
 use crate::messages::{Op, Request};
-use crate::node::Query;
+use crate::node::{NodeHandle, Query};
+use crate::transport::Links;
 
 /// How long `POST /ops` waits for execution before answering 504 "unknown".
 pub const OP_WAIT: Duration = Duration::from_secs(5);
 
-/// What the handlers share: the channel to the core task and the client authority, if
-/// requests must be signed.
+/// What the handlers share: the channel to the core task, the state of the peer links and
+/// the client authority, if requests must be signed.
 #[derive(Clone)]
 struct ApiState {
     core: mpsc::Sender<Query>,
+    links: Arc<Links>,
     client_authority: Option<ClientAuthority>,
 }
 
-/// The routes, talking to the core task through `core`. With a `client_authority`,
-/// `POST /ops` refuses requests it did not sign before they reach the core.
-pub fn router(core: mpsc::Sender<Query>, client_authority: Option<ClientAuthority>) -> Router {
+/// The routes of `node`. With a `client_authority`, `POST /ops` refuses requests it did
+/// not sign before they reach the core.
+pub fn router(node: NodeHandle, client_authority: Option<ClientAuthority>) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
         .route("/ops", post(submit))
         .route("/log", get(log))
         .route("/status", get(status))
         .with_state(ApiState {
-            core,
+            core: node.core,
+            links: node.links,
             client_authority,
         })
+}
+
+/// `ok` once the link to every peer has been up; before that 503, naming the peers still
+/// missing. Whoever starts the cluster (the harness, `pbft-bench`) waits for 200 before
+/// sending requests: a frame for a peer whose link is not up yet waits in its queue (see
+/// `transport`), and meanwhile backups timing a request would suspect the primary.
+async fn health(State(state): State<ApiState>) -> (StatusCode, String) {
+    let missing = state.links.never_up();
+    if missing.is_empty() {
+        return (StatusCode::OK, "ok".into());
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("connecting: no link yet to replica(s) {missing:?}"),
+    )
 }
 
 fn bad_request(error: String) -> Response {

@@ -19,8 +19,8 @@ async fn main() {
     let api_addr = settings.api;
     let id = settings.config.id;
     let client_authority = settings.client_authority;
-    let core = match node::start(settings).await {
-        Ok(core) => core,
+    let node = match node::start(settings).await {
+        Ok(node) => node,
         Err(e) => {
             eprintln!("error: cannot listen for peers: {e}");
             std::process::exit(3);
@@ -34,7 +34,7 @@ async fn main() {
         }
     };
     tracing::info!(id, %api_addr, "replica ready");
-    if let Err(e) = axum::serve(listener, api::router(core, client_authority)).await {
+    if let Err(e) = axum::serve(listener, api::router(node, client_authority)).await {
         eprintln!("error: http server: {e}");
         std::process::exit(3);
     }

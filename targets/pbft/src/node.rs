@@ -14,7 +14,7 @@ use crate::history::LogEntry;
 use crate::messages::{encode_frame, Envelope, NodeId, Request};
 use crate::replica::{Output, Replica, Timer};
 use crate::state_machine::OpResult;
-use crate::transport::{serve_peers, spawn_peer_link, PeerLink};
+use crate::transport::{serve_peers, spawn_peer_links, Links, PeerLink};
 
 /// `GET /status` answer.
 #[derive(Clone, Debug, Serialize)]
@@ -134,17 +134,21 @@ impl Core {
     }
 }
 
-/// Binds the peer listener and starts the core task; returns the channel the API uses.
-pub async fn start(settings: Settings) -> std::io::Result<mpsc::Sender<Query>> {
+/// What the API holds of a started node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    /// The channel to the core task.
+    pub core: mpsc::Sender<Query>,
+    /// Which peer links have been up: the node is not ready until all have.
+    pub links: Arc<Links>,
+}
+
+/// Binds the peer listener, starts the peer links and the core task; returns what the API
+/// uses.
+pub async fn start(settings: Settings) -> std::io::Result<NodeHandle> {
     let listener = TcpListener::bind(settings.listen).await?;
-    let id = settings.config.id;
-    let bind_ip = settings.listen.ip();
-    let links = settings
-        .peers
-        .iter()
-        .enumerate()
-        .map(|(i, addr)| (i as NodeId != id).then(|| spawn_peer_link(*addr, bind_ip)))
-        .collect();
+    let (links, link_state) =
+        spawn_peer_links(settings.config.id, &settings.peers, settings.listen.ip());
     let (peer_tx, mut peer_rx) = mpsc::channel::<Envelope>(8192);
     let (timer_tx, mut timer_rx) = mpsc::channel::<Timer>(1024);
     let (query_tx, mut query_rx) = mpsc::channel::<Query>(1024);
@@ -168,5 +172,8 @@ pub async fn start(settings: Settings) -> std::io::Result<mpsc::Sender<Query>> {
             core.handle(input);
         }
     });
-    Ok(query_tx)
+    Ok(NodeHandle {
+        core: query_tx,
+        links: link_state,
+    })
 }

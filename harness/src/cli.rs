@@ -214,6 +214,12 @@ pub struct CampaignArgs {
     #[arg(long, default_value = "runs", value_name = "DIR")]
     pub store: PathBuf,
 
+    /// Seeds for every group instead of the file's: a count (8: seeds 1 to 8) or a list
+    /// (3,7,12). Runs already finished in the campaign folder are kept, so raising the
+    /// count adds only the new seeds.
+    #[arg(long, value_name = "N|LIST")]
+    pub seeds: Option<crate::campaign::file::Seeds>,
+
     /// Print one JSON object (campaign_dir, gate, cells, confusion) instead of tables.
     #[arg(long)]
     pub json: bool,

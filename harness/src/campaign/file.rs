@@ -264,6 +264,40 @@ impl CampaignFile {
     }
 }
 
+impl CampaignFile {
+    /// The same campaign with `seeds` for every group (`traitor campaign --seeds`): the
+    /// gate run nightly with more seeds, say, keeping the runs already finished.
+    pub fn with_seeds(mut self, seeds: Seeds) -> Result<Self, String> {
+        check_seeds("--seeds", &seeds)?;
+        self.seeds = seeds;
+        for group in &mut self.groups {
+            group.seeds = None;
+        }
+        Ok(self)
+    }
+}
+
+impl std::str::FromStr for Seeds {
+    type Err = String;
+
+    /// `8` (seeds 1 to 8) or a comma-separated list `3,7,12`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{s:?}: expected a count such as 8 or a list such as 3,7,12"))
+        };
+        if s.contains(',') {
+            s.split(',')
+                .map(number)
+                .collect::<Result<_, _>>()
+                .map(Seeds::List)
+        } else {
+            number(s).map(Seeds::Count)
+        }
+    }
+}
+
 fn check_seeds(field: &str, seeds: &Seeds) -> Result<(), String> {
     let values = seeds.values();
     if values.is_empty() {
@@ -299,6 +333,25 @@ mod tests {
             file.expect_liveness,
             "termination is held to theory unless said otherwise"
         );
+    }
+
+    #[test]
+    fn seeds_given_on_the_command_line_replace_every_groups() {
+        let file = parse("seeds = 2\n[[group]]\ntarget = \"t\"\nseeds = [5]\n").unwrap();
+        let more = file.with_seeds("8".parse().unwrap()).unwrap();
+        assert_eq!(more.seeds.values(), (1..=8).collect::<Vec<_>>());
+        assert!(more.groups[0].seeds.is_none());
+        let listed: Seeds = "3, 7,12".parse().unwrap();
+        assert_eq!(listed.values(), [3, 7, 12]);
+        assert!("x"
+            .parse::<Seeds>()
+            .unwrap_err()
+            .contains("a count such as 8"));
+        let file = parse("[[group]]\ntarget = \"t\"\n").unwrap();
+        assert!(file
+            .with_seeds("0".parse().unwrap())
+            .unwrap_err()
+            .contains("--seeds: no seed"));
     }
 
     #[test]

@@ -29,7 +29,10 @@ const RUN_MARGIN: Duration = Duration::from_secs(180);
 
 /// Runs `traitor campaign`.
 pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
-    let file = file::CampaignFile::read(&args.file).map_err(Failure::usage)?;
+    let mut file = file::CampaignFile::read(&args.file).map_err(Failure::usage)?;
+    if let Some(seeds) = &args.seeds {
+        file = file.with_seeds(seeds.clone()).map_err(Failure::usage)?;
+    }
     let name = file
         .name(&args.file)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;

@@ -58,18 +58,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import answer, digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
 
 GAP = int(os.environ.get("GAP", "6"))
 MAX_ATTEMPTS = int(os.environ.get("MAX_ATTEMPTS", "10"))
 WINDOW = 32  # pbft's 2 * checkpoint interval: certificates above stable_seq + WINDOW are invalid
-
-
-def answer(actions=(), note=None):
-    out = {"actions": list(actions)}
-    if note is not None:
-        out["note"] = note
-    return out
 
 
 class Backup:
@@ -94,13 +87,8 @@ class Backup:
         return view % self.n
 
     def message(self, request):
-        if "payload" not in request:
-            return answer()
-        try:
-            message = json.loads(request["payload"])
-        except ValueError:
-            return answer()
-        if not isinstance(message, dict):
+        message = pbft_message(request)
+        if message is None:
             return answer()
         if request["from"] == self.traitor:
             return self.own(message, request["to"])

@@ -25,7 +25,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
 
 SILENT_AFTER = int(os.environ.get("SILENT_AFTER", "3"))
 
@@ -45,9 +45,8 @@ class Primary:
             return {"actions": []}
         if sender in self.silent:
             return {"actions": [{"action": "drop"}]}
-        try:
-            message = json.loads(request["payload"])
-        except ValueError:
+        message = pbft_message(request)
+        if message is None:
             return {"actions": []}
         kind = message.get("type")
         slot = (message.get("view"), message.get("seq"))

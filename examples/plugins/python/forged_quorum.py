@@ -29,7 +29,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import digest_of, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
 
 EVERY = int(os.environ.get("EVERY", "10"))
 FORGE_TIMES = int(os.environ.get("FORGE_TIMES", "3"))
@@ -47,13 +47,8 @@ class Forger:
         self.forged = 0
 
     def message(self, request):
-        if "payload" not in request:
-            return {"actions": []}
-        try:
-            message = json.loads(request["payload"])
-        except ValueError:
-            return {"actions": []}
-        if message.get("type") != "pre-prepare" or not message.get("request"):
+        message = pbft_message(request)
+        if message is None or message.get("type") != "pre-prepare" or not message.get("request"):
             return {"actions": []}
         view, seq, primary = message.get("view"), message.get("seq"), message.get("from")
         if (view, seq) in self.proposals:

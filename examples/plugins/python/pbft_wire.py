@@ -28,6 +28,24 @@ def sign(message, key):
     return message
 
 
+def answer(actions=(), note=None):
+    """A reply to the harness: the actions taken, and the plugin's note on why (if any)."""
+    out = {"actions": list(actions)}
+    if note is not None:
+        out["note"] = note
+    return out
+
+
+def pbft_message(request):
+    """The pbft message a `message` request carries, as a dict; None when its payload is
+    not a JSON object (not UTF-8, garbage from another traitor, a non-pbft frame)."""
+    try:
+        message = json.loads(request["payload"])
+    except (KeyError, ValueError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
 def serve(make):
     """Answers the harness on stdin/stdout: `make(hello)` builds the adversary, whose
     `message(request)` answers each message; ticks get an empty answer unless it has a

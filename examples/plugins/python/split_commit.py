@@ -43,14 +43,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import serve, sign  # noqa: E402  (next to this file)
-
-
-def answer(actions=(), note=None):
-    out = {"actions": list(actions)}
-    if note is not None:
-        out["note"] = note
-    return out
+from pbft_wire import answer, pbft_message, serve, sign  # noqa: E402  (next to this file)
 
 
 class SplitCommit:
@@ -67,13 +60,8 @@ class SplitCommit:
         self.votes = {}  # new view -> the traitor's rewritten view-change payload
 
     def message(self, request):
-        if "payload" not in request:
-            return answer()
-        try:
-            message = json.loads(request["payload"])
-        except ValueError:
-            return answer()
-        if not isinstance(message, dict):
+        message = pbft_message(request)
+        if message is None:
             return answer()
         if request["from"] == self.traitor:
             return self.own(message, request["to"])

@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
-"""A Byzantine pbft primary that tells one replica a different story, then goes silent.
+"""A Byzantine pbft primary that tells one replica a different story, lets one other
+replica alone commit the truth, then goes silent.
 
 For every pre-prepare a Byzantine node sends, the replica it picked as its victim (its
 highest-numbered peer) receives a conflicting one instead: the same view and sequence
 number, an earlier client request (still carrying its client's valid signature, so it
 cannot be refused as forged), the matching digest, and a valid signature made with the
-Byzantine node's own key. The node's commits to the victim name the
-victim's digest too, so the lie is consistent. After lying about SILENT_AFTER sequence
-numbers (environment variable, default 3) the node drops everything it sends, which
-forces a view change: the new primary then has to choose between the certificates of the
-replicas that were told different things.
+Byzantine node's own key. For those lied-about sequence numbers the node sends its commit
+to one witness only (its lowest-numbered peer): the witness commits and executes the
+truth on its own commit, the other backup's and the traitor's, while the other two correct
+replicas are one commit short. Once it has lied the node answers no fetch, so the lagging
+replicas cannot catch up: only one correct replica executed those entries, and catch-up
+needs f+1. After lying about SILENT_AFTER sequence numbers (environment variable, default
+3) the node drops its later pre-prepares and everything else it sends but the witness's
+commits, which forces a view change: the new primary has to choose between the
+certificates of the replicas that were told different things, and the lagging replicas
+execute whatever it chooses at the seqs the witness already executed.
 
-A correct pbft (2f+1 prepares with matching digests) shrugs this off: the victim never
-gets a prepare quorum for its story. The `prepare-ignores-digest` variant does not, and
-commits different requests at one sequence number: an agreement violation.
+A correct pbft (2f matching prepares, prepared certificates kept across the view change)
+shrugs this off: the victim never gets a prepare quorum for its story, and the new view
+re-proposes what the witness executed. The `prepare-ignores-digest` variant prepares the
+victim's story and may put it in the new view; `viewchange-drops-prepared` drops every
+certificate and numbers new requests from the stable checkpoint. Either way the lagging
+replicas execute something else at a seq where the witness executed the truth: an agreement
+violation.
 
 The protocol: one JSON object per line on stdin, one answer per line on stdout (see
 docs/writing-an-adversary.md). Standard library only, plus pbft_wire.py (canonical JSON,
@@ -25,53 +35,67 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import answer, digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
 
 SILENT_AFTER = int(os.environ.get("SILENT_AFTER", "3"))
+DROP = [{"action": "drop"}]
 
 
 class Primary:
     def __init__(self, hello):
         self.n = hello["n"]
         self.keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
-        self.victim = {b: max(p for p in range(self.n) if p != b) for b in self.keys}
+        peers = {b: [p for p in range(self.n) if p != b] for b in self.keys}
+        self.victim = {b: max(peers[b]) for b in self.keys}
+        self.witness = {b: min(peers[b]) for b in self.keys}
         self.told = {}  # (view, seq) -> the digest the victim was told
         self.seen = []  # requests of earlier pre-prepares, as the clients signed them
         self.silent = set()  # Byzantine nodes that stopped talking
 
     def message(self, request):
         sender, to = request["from"], request["to"]
-        if sender not in self.keys or "payload" not in request:
-            return {"actions": []}
-        if sender in self.silent:
-            return {"actions": [{"action": "drop"}]}
+        if sender not in self.keys:
+            return answer()
         message = pbft_message(request)
         if message is None:
-            return {"actions": []}
+            return answer(DROP if sender in self.silent else ())
         kind = message.get("type")
         slot = (message.get("view"), message.get("seq"))
-        if kind == "pre-prepare" and message.get("request") and message["request"] not in self.seen:
-            self.seen.append(message["request"])
-        if kind == "pre-prepare" and message.get("request") and to == self.victim[sender]:
-            earlier = [r for r in self.seen if r != message["request"]]
-            if not earlier:
-                return {"actions": []}
-            # A real, client-signed request from earlier: replicas that check client
-            # signatures accept it, so only the digest rule can stop the lie.
-            message["request"] = earlier[-1]
-            message["digest"] = digest_of(message["request"])
-            self.told[slot] = message["digest"]
-            sign(message, self.keys[sender])
-            note = {"lie": "pre-prepare", "view": slot[0], "seq": slot[1], "digest": message["digest"]}
-            return {"actions": [{"action": "replace", "payload": json.dumps(message)}], "note": note}
-        if kind in ("prepare", "commit") and to == self.victim[sender] and slot in self.told:
-            message["digest"] = self.told[slot]
-            sign(message, self.keys[sender])
-            return {"actions": [{"action": "replace", "payload": json.dumps(message)}]}
-        if len(self.told) >= SILENT_AFTER and kind == "pre-prepare":
+        if kind == "commit" and slot in self.told:
+            # The truth for the witness alone; everybody else stays one commit short.
+            return answer() if to == self.witness[sender] else answer(DROP)
+        if kind == "pre-prepare":
+            return self.pre_prepare(sender, to, slot, message)
+        if sender in self.silent or (kind == "entries" and self.told):
+            return answer(DROP)
+        return answer()
+
+    def pre_prepare(self, sender, to, slot, message):
+        # Pre-prepares up to the last lie still reach everyone (the plugin answers the links
+        # one message at a time, so some arrive after the lie that made the node fall silent);
+        # the ones after it are dropped.
+        lied_up_to = max((seq for _, seq in self.told), default=0)
+        if len(self.told) >= SILENT_AFTER and slot[1] > lied_up_to:
+            note = None if sender in self.silent else {"silent": "from now on"}
             self.silent.add(sender)
-            return {"actions": [{"action": "drop"}], "note": {"silent": "from now on"}}
-        return {"actions": []}
+            return answer(DROP, note)
+        if not message.get("request"):
+            return answer()
+        if message["request"] not in self.seen:
+            self.seen.append(message["request"])
+        if to != self.victim[sender]:
+            return answer()
+        earlier = [r for r in self.seen if r != message["request"]]
+        if not earlier:
+            return answer()
+        # A real, client-signed request from earlier: replicas that check client
+        # signatures accept it, so only the digest rule can stop the lie.
+        message["request"] = earlier[-1]
+        message["digest"] = digest_of(message["request"])
+        self.told[slot] = message["digest"]
+        sign(message, self.keys[sender])
+        note = {"lie": "pre-prepare", "view": slot[0], "seq": slot[1], "digest": message["digest"]}
+        return answer([{"action": "replace", "payload": json.dumps(message)}], note)
 
 
 if __name__ == "__main__":

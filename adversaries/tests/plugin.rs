@@ -148,10 +148,14 @@ fn the_python_example_signs_a_conflicting_pre_prepare_for_its_victim() {
 
     // The truth about the lied-about seq is committed at the witness (node 1) alone, and
     // nobody gets the traitor's help to catch up.
-    let commit = json!({"from": 0, "type": "commit", "view": 0, "seq": 2, "digest": honest["digest"]});
+    let commit =
+        json!({"from": 0, "type": "commit", "view": 0, "seq": 2, "digest": honest["digest"]});
     let dropped = Some(Fate::Drop);
     assert_eq!(chain.on_message(&envelope(0, 1, commit.clone())).fate, None);
-    assert_eq!(chain.on_message(&envelope(0, 2, commit.clone())).fate, dropped);
+    assert_eq!(
+        chain.on_message(&envelope(0, 2, commit.clone())).fate,
+        dropped
+    );
     assert_eq!(chain.on_message(&envelope(0, 3, commit)).fate, dropped);
     let entries = json!({"from": 0, "type": "entries", "view": 0, "normal": true, "committed": 2, "entries": []});
     assert_eq!(chain.on_message(&envelope(0, 2, entries)).fate, dropped);
@@ -163,10 +167,17 @@ fn the_python_example_falls_silent_after_three_lies_but_still_proposes_what_it_l
     chain.on_message(&envelope(0, 3, pre_prepare(1, 1)));
     for seq in 2..=4 {
         let lie = chain.on_message(&envelope(0, 3, pre_prepare(seq, seq)));
-        assert!(matches!(lie.fate, Some(Fate::Replace { .. })), "seq {seq}: {lie:?}");
+        assert!(
+            matches!(lie.fate, Some(Fate::Replace { .. })),
+            "seq {seq}: {lie:?}"
+        );
     }
     let beyond = chain.on_message(&envelope(0, 1, pre_prepare(5, 5)));
-    assert_eq!(beyond.fate, Some(Fate::Drop), "no proposal after the third lie");
+    assert_eq!(
+        beyond.fate,
+        Some(Fate::Drop),
+        "no proposal after the third lie"
+    );
     assert_eq!(beyond.notes[1]["detail"], json!({"silent": "from now on"}));
     // A slower link still hears the truth about the lied-about seqs, so the witness's
     // peers can prepare them; everything else is dropped.

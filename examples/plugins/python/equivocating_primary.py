@@ -64,7 +64,7 @@ class Primary:
         if kind == "commit" and slot in self.told:
             # The truth for the witness alone; everybody else stays one commit short.
             return answer() if to == self.witness[sender] else answer(DROP)
-        if kind == "pre-prepare":
+        if kind == "pre-prepare" and isinstance(slot[1], int):
             return self.pre_prepare(sender, to, slot, message)
         if sender in self.silent or (kind == "entries" and self.told):
             return answer(DROP)

@@ -58,7 +58,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import answer, digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import answer, digest_of, pbft_message, serve, sign, traitor_keys  # noqa: E402  (next to this file)
 
 GAP = int(os.environ.get("GAP", "6"))
 MAX_ATTEMPTS = int(os.environ.get("MAX_ATTEMPTS", "10"))
@@ -68,7 +68,7 @@ WINDOW = 32  # pbft's 2 * checkpoint interval: certificates above stable_seq + W
 class Backup:
     def __init__(self, hello):
         self.n = hello["n"]
-        keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+        keys = traitor_keys(hello)
         self.traitor = max(keys)
         self.key = keys[self.traitor]
         self.correct = [p for p in range(self.n) if p not in keys]

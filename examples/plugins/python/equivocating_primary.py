@@ -35,7 +35,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import answer, digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import answer, digest_of, pbft_message, serve, sign, traitor_keys  # noqa: E402  (next to this file)
 
 SILENT_AFTER = int(os.environ.get("SILENT_AFTER", "3"))
 DROP = [{"action": "drop"}]
@@ -44,7 +44,7 @@ DROP = [{"action": "drop"}]
 class Primary:
     def __init__(self, hello):
         self.n = hello["n"]
-        self.keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+        self.keys = traitor_keys(hello)
         peers = {b: [p for p in range(self.n) if p != b] for b in self.keys}
         self.victim = {b: max(peers[b]) for b in self.keys}
         self.witness = {b: min(peers[b]) for b in self.keys}

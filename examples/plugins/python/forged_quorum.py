@@ -29,7 +29,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import digest_of, pbft_message, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import digest_of, pbft_message, serve, sign, traitor_keys  # noqa: E402  (next to this file)
 
 EVERY = int(os.environ.get("EVERY", "10"))
 FORGE_TIMES = int(os.environ.get("FORGE_TIMES", "3"))
@@ -39,7 +39,7 @@ AHEAD = int(os.environ.get("AHEAD", "3"))
 class Forger:
     def __init__(self, hello):
         self.n = hello["n"]
-        self.keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+        self.keys = traitor_keys(hello)
         self.traitor = min(self.keys)
         self.proposals = set()  # (view, seq) of every pre-prepare seen
         self.highest = 0  # highest seq seen in any pre-prepare

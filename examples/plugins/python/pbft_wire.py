@@ -28,6 +28,11 @@ def sign(message, key):
     return message
 
 
+def traitor_keys(hello):
+    """The Byzantine nodes' signing keys from the harness's hello: node id -> 32-byte key."""
+    return {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+
+
 def answer(actions=(), note=None):
     """A reply to the harness: the actions taken, and the plugin's note on why (if any)."""
     out = {"actions": list(actions)}

@@ -43,13 +43,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pbft_wire import answer, pbft_message, serve, sign  # noqa: E402  (next to this file)
+from pbft_wire import answer, pbft_message, serve, sign, traitor_keys  # noqa: E402  (next to this file)
 
 
 class SplitCommit:
     def __init__(self, hello):
         self.n = hello["n"]
-        keys = {int(node): bytes.fromhex(key) for node, key in hello["keys"].items()}
+        keys = traitor_keys(hello)
         self.traitor = min(keys)
         self.key = keys[self.traitor]
         correct = [p for p in range(self.n) if p not in keys]

@@ -43,9 +43,8 @@ DROP = [{"action": "drop"}]
 
 class Primary:
     def __init__(self, hello):
-        self.n = hello["n"]
         self.keys = traitor_keys(hello)
-        peers = {b: [p for p in range(self.n) if p != b] for b in self.keys}
+        peers = {b: [p for p in range(hello["n"]) if p != b] for b in self.keys}
         self.victim = {b: max(peers[b]) for b in self.keys}
         self.witness = {b: min(peers[b]) for b in self.keys}
         self.told = {}  # (view, seq) -> the digest the victim was told

@@ -117,11 +117,14 @@ impl RunFolder {
 
     /// The manifest and the committed-log reads of correct nodes, or why there are none to
     /// judge (for the checkers that read committed logs).
-    pub fn correct_reads(&self) -> Result<(&Manifest, Vec<&CommitRead>), &'static str> {
+    pub fn correct_reads(&self) -> Result<(&Manifest, Vec<&CommitRead>), &str> {
         let manifest = self
             .manifest
             .as_ref()
             .ok_or("no manifest.json: which nodes are correct is unknown")?;
+        if let Some(why) = &manifest.logs_unobserved {
+            return Err(why);
+        }
         let reads: Vec<&CommitRead> = self
             .commits
             .iter()

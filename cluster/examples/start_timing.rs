@@ -137,7 +137,13 @@ async fn one_round(
             pubkeys,
         ];
         cluster
-            .start_node(i as u32, args.iter().map(|a| a.to_string()).collect())
+            .start_node(
+                i as u32,
+                args.iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
             .await?;
     }
     let apis: Vec<SocketAddr> = addressing

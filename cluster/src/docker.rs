@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::models::{
@@ -12,7 +12,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    StatsOptionsBuilder,
+    StatsOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -21,7 +21,11 @@ use tokio::io::AsyncWriteExt;
 use crate::error::{check_new_node, ClusterError, Context, Result};
 use crate::images::BuiltImage;
 use crate::network::{RunNetwork, MAX_NODES};
-use crate::{Addressing, ClusterBackend, ClusterSpec, NodeId, NodeSample, RUN_LABEL};
+use crate::{Addressing, ClusterBackend, ClusterSpec, NodeId, NodeLaunch, NodeSample, RUN_LABEL};
+
+/// Every node's data folder inside its container (`data_dir` in templates), its working
+/// directory.
+const DATA_DIR: &str = "/data";
 
 /// How long a killed container may take to be reported stopped before a restart gives up.
 const STOP_WAIT: Duration = Duration::from_secs(10);
@@ -82,7 +86,7 @@ impl DockerBackend {
         &self,
         node: NodeId,
         ip: IpAddr,
-        args: Vec<String>,
+        launch: &NodeLaunch,
     ) -> Result<ContainerCreateBody> {
         let (Some(image), Some(network)) = (&self.image, &self.network) else {
             return Err(ClusterError::new(
@@ -95,7 +99,9 @@ impl DockerBackend {
             .filter(|m| *m > 0);
         Ok(ContainerCreateBody {
             image: Some(image.tag.clone()),
-            cmd: Some(args),
+            cmd: Some(launch.args.clone()),
+            env: Some(launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: Some(DATA_DIR.into()),
             labels: Some(HashMap::from([
                 (RUN_LABEL.to_string(), self.spec.run_id.clone()),
                 ("traitor.node".to_string(), node.to_string()),
@@ -187,6 +193,20 @@ impl DockerBackend {
 
 /// Copies engine stats into a sample: total CPU time, memory as `docker stats` shows it,
 /// bytes over every interface.
+/// A tar archive of `files` under the data folder, to extract at `/` before the node starts.
+fn data_archive(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let inside = Path::new(DATA_DIR.trim_start_matches('/')).join(path);
+        archive.append_data(&mut header, inside, content.as_slice())?;
+    }
+    archive.into_inner()
+}
+
 fn fill(sample: &mut NodeSample, stats: &ContainerStatsResponse) {
     sample.cpu_ns = stats
         .cpu_stats
@@ -249,7 +269,11 @@ impl ClusterBackend for DockerBackend {
         Ok(addressing)
     }
 
-    async fn start_node(&mut self, node: NodeId, args: Vec<String>) -> Result<()> {
+    fn data_dir(&self, _node: NodeId) -> PathBuf {
+        PathBuf::from(DATA_DIR)
+    }
+
+    async fn start_node(&mut self, node: NodeId, launch: NodeLaunch) -> Result<()> {
         let name = self.container_name(node);
         let action = || format!("starting node {node} as container {name}");
         let index = check_new_node(node, self.nodes, self.started.contains_key(&node), action())?;
@@ -260,13 +284,21 @@ impl ClusterBackend for DockerBackend {
             ));
         };
         let ip = network.node_ip(index);
-        let body = self.container_body(node, ip, args)?;
+        let body = self.container_body(node, ip, &launch)?;
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         self.docker
             .create_container(Some(options), body)
             .await
             .context(action)?;
         self.started.insert(node, name.clone());
+        if !launch.files.is_empty() {
+            let archive = data_archive(&launch.files).context(action)?;
+            let options = UploadToContainerOptionsBuilder::default().path("/").build();
+            self.docker
+                .upload_to_container(&name, Some(options), bollard::body_full(archive.into()))
+                .await
+                .context(action)?;
+        }
         self.docker
             .start_container(&name, None)
             .await

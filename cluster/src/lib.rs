@@ -103,6 +103,25 @@ pub struct Addressing {
     pub node_ips: Vec<IpAddr>,
 }
 
+/// How one node is started: its final arguments, environment, and the files written into
+/// its data folder ([`ClusterBackend::data_dir`]) before it starts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeLaunch {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Relative paths inside the data folder and their contents.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl From<Vec<String>> for NodeLaunch {
+    fn from(args: Vec<String>) -> Self {
+        Self {
+            args,
+            ..Default::default()
+        }
+    }
+}
+
 /// One resource sample of one node (for `metrics.jsonl`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NodeSample {
@@ -124,8 +143,11 @@ pub trait ClusterBackend: Send {
     /// Builds or finds the image, creates the run's network, and decides addresses for
     /// `nodes` nodes.
     async fn prepare(&mut self, nodes: usize) -> Result<Addressing>;
-    /// Starts node `node` with its final arguments; stdout and stderr go to its log.
-    async fn start_node(&mut self, node: NodeId, args: Vec<String>) -> Result<()>;
+    /// The node's own writable folder, as the node sees it: its working directory, where
+    /// its files are written (`data_dir` in templates). It survives restarts.
+    fn data_dir(&self, node: NodeId) -> PathBuf;
+    /// Starts node `node` as `launch` says; stdout and stderr go to its log.
+    async fn start_node(&mut self, node: NodeId, launch: NodeLaunch) -> Result<()>;
     /// SIGKILL; the node stays down until `restart`.
     async fn kill(&mut self, node: NodeId) -> Result<()>;
     /// Freezes the node (SIGSTOP / docker pause).

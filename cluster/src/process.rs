@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 use crate::cargo_build::{build_bin, Linking};
 use crate::error::{check_new_node, collected, ClusterError, Context, Result};
 use crate::loopback::LoopbackLease;
-use crate::{Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeSample};
+use crate::{Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeLaunch, NodeSample};
 
 /// Node `i` listens on `127.A.B.<FIRST_NODE_HOST + i>`, in the run's own leased /24.
 const FIRST_NODE_HOST: usize = 10;
@@ -34,9 +34,9 @@ pub struct ProcessBackend {
     addresses: Option<LoopbackLease>,
 }
 
-/// One started node: its arguments (for restarts) and its current process, if any.
+/// One started node: how it was launched (for restarts) and its current process, if any.
 struct Node {
-    args: Vec<String>,
+    launch: NodeLaunch,
     child: Option<Child>,
 }
 
@@ -70,9 +70,9 @@ impl ProcessBackend {
         })
     }
 
-    /// Starts the node's process in a new process group, stdout and stderr appended to its
-    /// log, stdin closed.
-    fn spawn(&self, node: NodeId, args: &[String]) -> Result<Child> {
+    /// Starts the node's process in a new process group, in its data folder with its
+    /// environment added, stdout and stderr appended to its log, stdin closed.
+    fn spawn(&self, node: NodeId, launch: &NodeLaunch) -> Result<Child> {
         let Some(binary) = &self.binary else {
             return Err(ClusterError::new(
                 format!("starting node {node} of run {}", self.spec.run_id),
@@ -94,7 +94,9 @@ impl ProcessBackend {
             .context(action)?;
         let err = out.try_clone().context(action)?;
         Command::new(binary)
-            .args(args)
+            .args(&launch.args)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.data_dir(node))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -251,14 +253,30 @@ impl ClusterBackend for ProcessBackend {
         })
     }
 
-    async fn start_node(&mut self, node: NodeId, args: Vec<String>) -> Result<()> {
+    fn data_dir(&self, node: NodeId) -> PathBuf {
+        self.run_dir.join(format!("node-{node}"))
+    }
+
+    async fn start_node(&mut self, node: NodeId, launch: NodeLaunch) -> Result<()> {
         let action = || format!("starting node {node} of run {}", self.spec.run_id);
         check_new_node(node, self.nodes, self.started.contains_key(&node), action())?;
-        let child = self.spawn(node, &args)?;
+        let data_dir = self.data_dir(node);
+        for (path, content) in &launch.files {
+            let file = data_dir.join(path);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)
+                    .context(|| format!("{}: creating {}", action(), parent.display()))?;
+            }
+            std::fs::write(&file, content)
+                .context(|| format!("{}: writing {}", action(), file.display()))?;
+        }
+        std::fs::create_dir_all(&data_dir)
+            .context(|| format!("{}: creating {}", action(), data_dir.display()))?;
+        let child = self.spawn(node, &launch)?;
         self.started.insert(
             node,
             Node {
-                args,
+                launch,
                 child: Some(child),
             },
         );
@@ -280,8 +298,8 @@ impl ClusterBackend for ProcessBackend {
     async fn restart(&mut self, node: NodeId) -> Result<()> {
         let entry = self.node(node)?;
         entry.stop()?;
-        let args = entry.args.clone();
-        let child = self.spawn(node, &args)?;
+        let launch = entry.launch.clone();
+        let child = self.spawn(node, &launch)?;
         self.node(node)?.child = Some(child);
         Ok(())
     }

@@ -110,7 +110,7 @@ async fn four_nodes_start_isolated_from_each_other_and_tear_down_completely() {
     let prepared = started.elapsed();
     for (i, ip) in addressing.node_ips.iter().enumerate() {
         cluster
-            .start_node(i as u32, probe_args(*ip, i as u32))
+            .start_node(i as u32, probe_args(*ip, i as u32).into())
             .await
             .expect("start_node");
     }
@@ -238,7 +238,7 @@ async fn kill_pause_resume_and_restart_act_on_one_node() {
     let (a, b) = (addressing.node_ips[0], addressing.node_ips[1]);
     for (i, ip) in [a, b].into_iter().enumerate() {
         cluster
-            .start_node(i as u32, probe_args(ip, i as u32))
+            .start_node(i as u32, probe_args(ip, i as u32).into())
             .await
             .expect("start");
     }
@@ -265,7 +265,7 @@ async fn host_binaries_and_dockerfiles_become_images() {
         .expect("prepare with a host binary");
     let ip = addressing.node_ips[0];
     cluster
-        .start_node(0, probe_args(ip, 0))
+        .start_node(0, probe_args(ip, 0).into())
         .await
         .expect("start");
     wait_healthy(&[ip], Duration::from_secs(15)).await;

@@ -21,7 +21,7 @@ async fn gc_removes_what_a_vanished_harness_left_and_nothing_else() {
         let addressing = cluster.prepare(2).await.expect("prepare");
         for (i, ip) in addressing.node_ips.iter().enumerate() {
             cluster
-                .start_node(i as u32, probe_args(*ip, i as u32))
+                .start_node(i as u32, probe_args(*ip, i as u32).into())
                 .await
                 .expect("start");
         }

@@ -33,7 +33,7 @@ async fn four_local_nodes_start_sample_log_and_tear_down() {
     );
     for (i, ip) in addressing.node_ips.iter().enumerate() {
         cluster
-            .start_node(i as u32, probe_args(*ip, i as u32))
+            .start_node(i as u32, probe_args(*ip, i as u32).into())
             .await
             .expect("start");
     }
@@ -43,11 +43,11 @@ async fn four_local_nodes_start_sample_log_and_tear_down() {
         started.elapsed()
     );
     assert!(
-        cluster.start_node(0, vec![]).await.is_err(),
+        cluster.start_node(0, vec![].into()).await.is_err(),
         "a node starts once"
     );
     assert!(
-        cluster.start_node(4, vec![]).await.is_err(),
+        cluster.start_node(4, vec![].into()).await.is_err(),
         "only prepared nodes start"
     );
 
@@ -94,11 +94,11 @@ async fn kill_pause_resume_and_restart_act_on_one_process() {
     let (a, b) = (addressing.node_ips[4], addressing.node_ips[5]);
     // Node ids 0 and 1 on the addresses of nodes 4 and 5.
     cluster
-        .start_node(0, probe_args(a, 0))
+        .start_node(0, probe_args(a, 0).into())
         .await
         .expect("start");
     cluster
-        .start_node(1, probe_args(b, 1))
+        .start_node(1, probe_args(b, 1).into())
         .await
         .expect("start");
     wait_healthy(&[a, b], Duration::from_secs(10)).await;
@@ -113,7 +113,7 @@ async fn dropping_the_backend_kills_its_processes() {
     let addressing = cluster.prepare(8).await.expect("prepare");
     let ip = addressing.node_ips[7];
     cluster
-        .start_node(7, probe_args(ip, 7))
+        .start_node(7, probe_args(ip, 7).into())
         .await
         .expect("start");
     wait_healthy(&[ip], Duration::from_secs(10)).await;

@@ -1,19 +1,20 @@
 //! Reading every node's committed log into `commits.jsonl`: checkpoints during the run
 //! (incremental) and one full, final read after the cluster has quiesced.
 
+use crate::connectors::LogReader;
 use crate::exit::Failure;
-use crate::node_api::{LogPage, NodeApi};
+use crate::node_api::LogPage;
 use crate::store::Jsonl;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use traitor_model::{CommitRead, NodeId};
 
 /// Reads nodes' logs and appends what it read.
 pub struct CommitReader {
-    pub api: NodeApi,
-    pub nodes: Vec<SocketAddr>,
+    pub source: Arc<dyn LogReader>,
+    /// How many nodes there are (0 to n-1).
+    pub n: usize,
     pub log: Jsonl,
     pub run_start: Instant,
     pub incarnations: Arc<Mutex<Vec<u32>>>,
@@ -23,15 +24,15 @@ pub struct CommitReader {
 
 impl CommitReader {
     pub fn new(
-        api: NodeApi,
-        nodes: Vec<SocketAddr>,
+        source: Arc<dyn LogReader>,
+        n: usize,
         log: Jsonl,
         run_start: Instant,
         incarnations: Arc<Mutex<Vec<u32>>>,
     ) -> Self {
         Self {
-            api,
-            nodes,
+            source,
+            n,
             log,
             run_start,
             incarnations,
@@ -47,10 +48,10 @@ impl CommitReader {
     /// not answer (crashed, partitioned from the harness) are skipped, and so is a read
     /// during which the node was restarted: which incarnation answered it is unknown.
     pub async fn checkpoint(&mut self) -> Result<(), Failure> {
-        for node in 0..self.nodes.len() as NodeId {
+        for node in 0..self.n as NodeId {
             let incarnation = self.incarnation(node);
             let from = self.seen.get(&(node, incarnation)).map_or(0, |s| s + 1);
-            let read = self.api.log(self.nodes[node as usize], from).await;
+            let read = self.source.log(node, from).await;
             if let (Ok(page), true) = (read, self.incarnation(node) == incarnation) {
                 self.write(node, incarnation, from, page, false)?;
             }
@@ -72,7 +73,7 @@ impl CommitReader {
         loop {
             pages.clear();
             for &node in correct {
-                let page = self.api.log(self.nodes[node as usize], 0).await.ok();
+                let page = self.source.log(node, 0).await.ok();
                 pages.push((node, page));
             }
             let heights: Vec<u64> = pages

@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod commits;
+pub mod connectors;
 pub mod detect;
 pub mod exit;
 pub mod keys;
@@ -15,6 +16,7 @@ pub mod run;
 pub mod stop;
 pub mod store;
 pub mod target;
+pub mod template;
 pub mod twins;
 pub mod workload;
 

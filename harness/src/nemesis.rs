@@ -2,8 +2,8 @@
 //! then healed, with every start and heal written to `faults.jsonl` (the ground truth).
 //! At the end everything is healed, and the time of that heal is the run's `healed_at`.
 
+use crate::connectors::PrimaryLookup;
 use crate::exit::Failure;
-use crate::node_api::NodeApi;
 use crate::stop::wait_or_stop;
 use crate::store::Jsonl;
 use rand::rngs::StdRng;
@@ -11,7 +11,6 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,6 +137,13 @@ impl Schedule {
         self.kinds().iter().any(|k| k.is_process_fault())
     }
 
+    /// Whether any fault is aimed at the primary (which needs a primary lookup).
+    pub fn aims_at_primary(&self) -> bool {
+        self.kinds()
+            .iter()
+            .any(|k| matches!(k, FaultKind::CrashPrimary | FaultKind::IsolatePrimary))
+    }
+
     /// Checks the nodes a timeline names against the cluster: each must exist, and process
     /// faults may not hit a Byzantine node (crashing a traitor proves nothing).
     pub fn check_nodes(&self, n: NodeId, byzantine: &[NodeId]) -> Result<(), String> {
@@ -252,8 +258,10 @@ impl Schedule {
 pub struct Nemesis {
     pub links: LinkControl,
     pub backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
-    pub api: NodeApi,
-    pub nodes: Vec<SocketAddr>,
+    /// Who leads, for the faults aimed at the primary (none: they are refused at plan time).
+    pub primary: Option<Arc<dyn PrimaryLookup>>,
+    /// How many nodes there are (0 to n-1).
+    pub n: usize,
     pub faults_log: Jsonl,
     pub run_start: Instant,
     pub rng: StdRng,
@@ -278,17 +286,17 @@ impl Nemesis {
     pub fn new(
         links: LinkControl,
         backend: Arc<Mutex<Box<dyn ClusterBackend>>>,
-        nodes: Vec<SocketAddr>,
+        primary: Option<Arc<dyn PrimaryLookup>>,
+        n: usize,
         faults_log: Jsonl,
         run_start: Instant,
         seed: u64,
     ) -> Self {
-        let n = nodes.len();
         Self {
             links,
             backend,
-            api: NodeApi::new(),
-            nodes,
+            primary,
+            n,
             faults_log,
             run_start,
             rng: StdRng::seed_from_u64(seed ^ 0x6E65_6D65_7369_7321),
@@ -376,7 +384,7 @@ impl Nemesis {
     }
 
     async fn inject(&mut self, kind: FaultKind, node: Option<NodeId>) -> Result<Undo, Failure> {
-        let n = self.nodes.len() as NodeId;
+        let n = self.n as NodeId;
         let everyone: Vec<NodeId> = (0..n).collect();
         let kind = if kind == FaultKind::Partition {
             [
@@ -570,7 +578,7 @@ impl Nemesis {
     }
 
     fn random_node(&mut self) -> NodeId {
-        self.rng.random_range(0..self.nodes.len() as NodeId)
+        self.rng.random_range(0..self.n as NodeId)
     }
 
     /// A node a process fault may hit.
@@ -578,18 +586,12 @@ impl Nemesis {
         self.crashable[self.rng.random_range(0..self.crashable.len())]
     }
 
-    /// The primary as most nodes report it on `/status`; node 0 when none answers.
+    /// The primary as the target's primary lookup names it; node 0 when none is known.
     pub async fn primary(&self) -> NodeId {
-        let mut votes = std::collections::HashMap::new();
-        for &api in &self.nodes {
-            if let Ok(status) = self.api.status(api).await {
-                *votes.entry(status.primary).or_insert(0) += 1;
-            }
+        match &self.primary {
+            Some(lookup) => lookup.primary().await.unwrap_or(0),
+            None => 0,
         }
-        votes
-            .into_iter()
-            .max_by_key(|&(node, count)| (count, std::cmp::Reverse(node)))
-            .map_or(0, |(node, _)| node)
     }
 }
 

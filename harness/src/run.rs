@@ -9,14 +9,15 @@
 
 use crate::cli::RunArgs;
 use crate::commits::CommitReader;
+use crate::connectors::{ConnectorSetup, Connectors, NodeAddresses};
 use crate::exit::{warning, Failure, Outcome};
 use crate::keys::Keys;
 use crate::nemesis::{FaultKind, Nemesis, Schedule};
-use crate::node_api::NodeApi;
 use crate::progress::Progress;
 use crate::stop::stopped;
 use crate::store::{Jsonl, RunStore};
 use crate::target::Target;
+use crate::template::{NodeContext, NodeTemplates, Peer};
 use crate::twins::Twins;
 use crate::workload::{run_clients, Clients, Counters, OpMix, WorkloadConfig};
 use rand::rngs::StdRng;
@@ -32,7 +33,7 @@ use traitor_adversaries::builtin::EquivocateTwins;
 use traitor_checkers::{Budget, Validity};
 use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
 use traitor_model::run::FaultBudget;
-use traitor_model::target::{fill, Variant};
+use traitor_model::target::{Protocol, Variant};
 use traitor_model::{Manifest, NodeId};
 use traitor_proxy::{Framing, Proxy, ProxyConfig, ProxyNode};
 use traitor_reports::check::{details, table};
@@ -66,6 +67,8 @@ pub struct Plan {
     pub twins: Option<EquivocateTwins>,
     pub byzantine: Vec<NodeId>,
     pub budget: FaultBudget,
+    /// Every node's arguments, environment and files, checked by a sample rendering.
+    pub templates: NodeTemplates,
 }
 
 impl Plan {
@@ -167,6 +170,17 @@ impl Plan {
                 .check_nodes(n, &byzantine)
                 .map_err(|e| Failure::usage(format!("--nemesis-file {}: {e}", path.display())))?;
         }
+        if schedule.aims_at_primary()
+            && Protocol::parse(&target.spec.observe.primary, true) == Ok(Protocol::None)
+        {
+            return Err(Failure::usage(format!(
+                "the nemesis aims at the primary (crash-primary, partition-isolate-primary), but \
+                 {} has [observe] primary = \"none\": no one can say which node leads; choose \
+                 other faults or give the target a primary lookup",
+                target.spec.name
+            )));
+        }
+        let templates = NodeTemplates::new(&target, variant.as_ref(), n)?;
         let process_faults = schedule.has_process_faults();
         let crash = args.crash.unwrap_or(u32::from(process_faults));
         if process_faults && crash == 0 {
@@ -205,6 +219,7 @@ impl Plan {
             }
         };
         Ok(Self {
+            templates,
             f,
             budget: FaultBudget::new(crash, byzantine.len() as u32, f),
             adversaries: args.adversaries.clone(),
@@ -247,31 +262,50 @@ impl Plan {
             budget: Some(self.budget.clone()),
             versions: json!({"traitor": env!("CARGO_PKG_VERSION")}),
             started_at: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
+            logs_unobserved: (!self.observes_logs()).then(|| {
+                format!(
+                    "target {} has [observe] log = \"none\": no committed log was read",
+                    self.target.spec.name
+                )
+            }),
             ..Default::default()
         }
     }
 
-    /// Arguments of node `id`: the target's, then the variant's, placeholders filled.
-    fn node_args(&self, id: NodeId, ip: &str, peers: &str, keys: &Keys) -> Vec<String> {
-        let spec = &self.target.spec.node;
-        let values = [
-            ("id", id.to_string()),
-            ("n", self.n.to_string()),
-            ("f", self.f.to_string()),
-            ("ip", ip.to_string()),
-            ("peer_port", spec.peer_port.to_string()),
-            ("api_port", spec.api_port.to_string()),
-            ("peers", peers.to_string()),
-            ("secret_key", keys.secret_hex[id as usize].clone()),
-            ("public_keys", keys.public_hex.join(",")),
-            ("client_public_key", keys.client_public_hex()),
-        ];
-        let variant_args = self.variant.iter().flat_map(|v| v.args.iter());
-        spec.args
-            .iter()
-            .chain(variant_args)
-            .map(|a| fill(a, &values))
-            .collect()
+    /// Whether the target's committed logs are read at all.
+    fn observes_logs(&self) -> bool {
+        Protocol::parse(&self.target.spec.observe.log, true) != Ok(Protocol::None)
+    }
+
+    /// The template context of node `id`: its address and data folder, every peer as the
+    /// proxy's endpoint for it, key material and the variant's values.
+    fn node_context(
+        &self,
+        id: NodeId,
+        ip: String,
+        data_dir: String,
+        peers: &[Peer],
+        keys: &Keys,
+    ) -> NodeContext {
+        NodeContext {
+            id,
+            n: self.n,
+            f: self.f,
+            ip,
+            ports: self
+                .target
+                .spec
+                .named_ports()
+                .into_iter()
+                .map(|(name, port)| (name.to_string(), port))
+                .collect(),
+            peers: peers.to_vec(),
+            secret_key: keys.secret_hex[id as usize].clone(),
+            public_keys: keys.public_hex.clone(),
+            client_public_key: keys.client_public_hex(),
+            data_dir,
+            variant: self.templates.variant().clone(),
+        }
     }
 }
 
@@ -315,17 +349,26 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     let mut proxy: Option<Proxy> = None;
     let run_start = Instant::now();
     let (fatal, mut adversary_failed) = watch::channel(None);
+    let (adapter_fatal, mut adapter_failed) = watch::channel(None);
+    let fatal = Fatal {
+        adversary: fatal,
+        adapter: adapter_fatal,
+    };
 
     let driven = tokio::select! {
         result = drive(&plan, &store, &backend, run_start, &mut manifest, &mut proxy, &progress, fatal) => result,
         signal = shutdown_signal() => Err(Failure::harness(format!("interrupted by {signal}; tearing down, the run folder keeps what was recorded"))),
         why = crate::adversary::failed(&mut adversary_failed) => Err(adversary_failure(&why)),
+        why = crate::adversary::failed(&mut adapter_failed) => Err(adapter_failure(&why)),
     };
-    // An adversary may also fail after the run's last step, while nothing was listening.
-    let late = adversary_failed.borrow().clone();
-    let driven = match (driven, late) {
-        (Ok(()), Some(why)) => Err(adversary_failure(&why)),
-        (driven, _) => driven,
+    // An adversary or adapter may also fail after the run's last step, while nothing was
+    // listening.
+    let late_adversary = adversary_failed.borrow().clone();
+    let late_adapter = adapter_failed.borrow().clone();
+    let driven = match (driven, late_adversary, late_adapter) {
+        (Ok(()), Some(why), _) => Err(adversary_failure(&why)),
+        (Ok(()), None, Some(why)) => Err(adapter_failure(&why)),
+        (driven, _, _) => driven,
     };
 
     progress.phase("collecting logs and tearing down");
@@ -399,6 +442,21 @@ fn adversary_failure(why: &str) -> Failure {
     ))
 }
 
+/// The run ended because the target's adapter failed: its ops in flight were recorded as
+/// `info`, and nothing more it says can be trusted.
+fn adapter_failure(why: &str) -> Failure {
+    Failure::harness(format!(
+        "{why}; the run was stopped and torn down (its ops in flight are recorded as info; its \
+         stderr is in the run folder's logs/)"
+    ))
+}
+
+/// Where the run's parts report a failure that must end it.
+struct Fatal {
+    adversary: watch::Sender<Option<String>>,
+    adapter: watch::Sender<Option<String>>,
+}
+
 /// The part of a run that owns live tasks; dropping it (on a signal or an adversary's
 /// failure) stops them all.
 #[allow(clippy::too_many_arguments)]
@@ -410,7 +468,7 @@ async fn drive(
     manifest: &mut Manifest,
     proxy_slot: &mut Option<Proxy>,
     progress: &Progress,
-    fatal: watch::Sender<Option<String>>,
+    fatal: Fatal,
 ) -> Result<(), Failure> {
     let harness = |what: &str| {
         let what = what.to_string();
@@ -435,7 +493,7 @@ async fn drive(
         .map_err(harness("preparing the cluster"))?;
     let node_spec = &plan.target.spec.node;
     let keys = Keys::generate(n, plan.seed);
-    let hook = adversary_hook(plan, &keys, faults.clone(), run_start, fatal)?;
+    let hook = adversary_hook(plan, &keys, faults.clone(), run_start, fatal.adversary)?;
     let interceptor = hook
         .clone()
         .map(|hook| hook as Arc<dyn traitor_proxy::Interceptor>);
@@ -463,8 +521,15 @@ async fn drive(
             addressing.proxy_ip
         ))
     })?;
-    let peers: Vec<String> = (0..n)
-        .map(|i| proxy.endpoint(i as NodeId).to_string())
+    let peers: Vec<Peer> = (0..n as NodeId)
+        .map(|id| {
+            let endpoint = proxy.endpoint(id);
+            Peer {
+                id,
+                host: endpoint.ip().to_string(),
+                port: endpoint.port(),
+            }
+        })
         .collect();
     let links = proxy.links();
     let twin_control = proxy.twins();
@@ -475,12 +540,15 @@ async fn drive(
 
     progress.phase("starting nodes");
     for &(id, slot) in &instances {
-        let args = plan.node_args(
+        let data_dir = backend.lock().await.data_dir(slot as NodeId);
+        let context = plan.node_context(
             id,
-            &addressing.node_ips[slot].to_string(),
-            &peers.join(","),
+            addressing.node_ips[slot].to_string(),
+            data_dir.display().to_string(),
+            &peers,
             &keys,
         );
+        let launch = plan.templates.render(&context).map_err(Failure::usage)?;
         let what = if slot == id as usize {
             format!("starting node {id}")
         } else {
@@ -489,7 +557,7 @@ async fn drive(
         backend
             .lock()
             .await
-            .start_node(slot as NodeId, args)
+            .start_node(slot as NodeId, launch)
             .await
             .map_err(harness(&what))?;
     }
@@ -498,12 +566,31 @@ async fn drive(
         .iter()
         .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
         .collect();
-    let api = NodeApi::new();
     traitor_cluster::wait_ready(&every_api, STARTUP_LIMIT)
         .await
         .map_err(harness("starting the nodes"))?;
     // Clients, nemesis and log reads address the n nodes; twins only take part.
-    let apis = every_api[..n].to_vec();
+    let connectors = Connectors::start(ConnectorSetup {
+        target: &plan.target,
+        client_args: plan
+            .variant
+            .as_ref()
+            .map_or(&[], |v| v.client_args.as_slice()),
+        addresses: NodeAddresses {
+            ips: addressing.node_ips[..n].to_vec(),
+            ports: plan
+                .target
+                .spec
+                .named_ports()
+                .into_iter()
+                .map(|(name, port)| (name.to_string(), port))
+                .collect(),
+            api_port: node_spec.api_port,
+        },
+        authority: keys.client_authority.clone(),
+        logs: &store.dir.join("logs"),
+        fatal: fatal.adapter,
+    })?;
 
     progress.phase("running");
     let history = store.jsonl("history.jsonl")?;
@@ -514,8 +601,7 @@ async fn drive(
     let mut clients = JoinSet::new();
     clients.spawn(run_clients(Clients {
         config: plan.workload.clone(),
-        nodes: apis.clone(),
-        api: api.clone().signing_requests(keys.client_authority.clone()),
+        client: connectors.client.clone(),
         history,
         run_start,
         stop: clients_stopped,
@@ -525,7 +611,8 @@ async fn drive(
     let mut nemesis = Nemesis::new(
         links.clone(),
         backend.clone(),
-        apis.clone(),
+        connectors.primary.clone(),
+        n,
         faults,
         run_start,
         plan.seed,
@@ -536,16 +623,14 @@ async fn drive(
     let incarnations = nemesis.incarnations.clone();
     let mut background = JoinSet::new();
     let (background_stop, background_stopped) = watch::channel(false);
-    background.spawn(checkpoints(
-        CommitReader::new(
-            api.clone(),
-            apis.clone(),
-            commits.clone(),
-            run_start,
-            incarnations.clone(),
-        ),
-        background_stopped.clone(),
-    ));
+    let commit_reader =
+        |source| CommitReader::new(source, n, commits.clone(), run_start, incarnations.clone());
+    if let Some(source) = &connectors.log {
+        background.spawn(checkpoints(
+            commit_reader(source.clone()),
+            background_stopped.clone(),
+        ));
+    }
     background.spawn(samples(
         backend.clone(),
         metrics,
@@ -593,8 +678,11 @@ async fn drive(
     while let Some(done) = background.join_next().await {
         done.map_err(|e| Failure::harness(format!("a background task failed: {e}")))??;
     }
+    let Some(source) = connectors.log else {
+        return Ok(());
+    };
     progress.phase("reading every node's committed log");
-    let mut reader = CommitReader::new(api, apis, commits, run_start, incarnations);
+    let mut reader = commit_reader(source);
     let correct: Vec<NodeId> = (0..plan.n)
         .filter(|x| !plan.byzantine.contains(x))
         .collect();

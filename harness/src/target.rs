@@ -10,7 +10,12 @@ use traitor_model::target::TargetSpec;
 pub struct Target {
     pub dir: PathBuf,
     pub spec: TargetSpec,
+    /// `[[node.files]]` as (path in the node's data folder, template text).
+    pub files: Vec<(String, String)>,
 }
+
+/// The largest template file read (a configuration file, not data).
+const TEMPLATE_LIMIT: u64 = 1 << 20;
 
 impl Target {
     /// Reads and validates `<dir>/target.toml`.
@@ -26,9 +31,16 @@ impl Target {
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
         spec.validate()
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        let files = spec
+            .node
+            .files
+            .iter()
+            .map(|file| Ok((file.path.clone(), read_template(dir, &file.template)?)))
+            .collect::<Result<_, Failure>>()?;
         Ok(Self {
             dir: dir.to_path_buf(),
             spec,
+            files,
         })
     }
 
@@ -55,6 +67,24 @@ impl Target {
         }
         Ok(ImageSource::Image(image.image.clone().unwrap_or_default()))
     }
+}
+
+/// A `[[node.files]]` template: a regular file of at most [`TEMPLATE_LIMIT`] bytes.
+fn read_template(dir: &Path, name: &str) -> Result<String, Failure> {
+    let path = dir.join(name);
+    let bad = |why: String| {
+        Failure::usage(format!(
+            "{}: [[node.files]] template = {name:?}: {why}",
+            dir.join("target.toml").display()
+        ))
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| bad(format!("{e}")))?;
+    if !meta.is_file() || meta.len() > TEMPLATE_LIMIT {
+        return Err(bad(format!(
+            "must be a regular file of at most {TEMPLATE_LIMIT} bytes beside target.toml"
+        )));
+    }
+    std::fs::read_to_string(&path).map_err(|e| bad(format!("{e}")))
 }
 
 /// The nearest folder at or above `start` whose Cargo.toml has a `[workspace]` table.

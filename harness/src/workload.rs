@@ -3,12 +3,12 @@
 //! file order never makes two overlapping ops look ordered. A process whose op ends unknown
 //! (`info`) is retired and a fresh process number takes its slot.
 
-use crate::node_api::{NodeApi, Reply};
+use crate::connectors::OpClient;
+use crate::node_api::Reply;
 use crate::store::Jsonl;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,9 +97,8 @@ pub struct Counters {
 #[derive(Clone)]
 pub struct Clients {
     pub config: WorkloadConfig,
-    /// Every node's API address, by node id.
-    pub nodes: Vec<SocketAddr>,
-    pub api: NodeApi,
+    /// How ops reach the nodes (the node API or the target's adapter).
+    pub client: Arc<dyn OpClient>,
     pub history: Jsonl,
     pub run_start: Instant,
     pub stop: watch::Receiver<bool>,
@@ -122,8 +121,7 @@ pub async fn run_clients(clients: Clients) -> Result<(), crate::exit::Failure> {
 async fn client(slot: usize, clients: Clients) -> Result<(), crate::exit::Failure> {
     let Clients {
         config,
-        nodes,
-        api,
+        client,
         history,
         run_start,
         stop,
@@ -165,8 +163,8 @@ async fn client(slot: usize, clients: Clients) -> Result<(), crate::exit::Failur
             op["key"] = json!(k);
         }
         record(&history, invoke.clone(), now_ns())?;
-        let reply = api
-            .submit(nodes[node as usize], &client_id, req, op, config.timeout)
+        let reply = client
+            .submit(node, &client_id, req, op, config.timeout)
             .await;
         let mut done = invoke;
         match reply {

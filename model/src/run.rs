@@ -34,6 +34,10 @@ pub struct Manifest {
     /// How long after the heal correct nodes get to recover: ops invoked later than
     /// `healed_at + termination_bound_ns` must all complete.
     pub termination_bound_ns: Option<u64>,
+    /// Why the harness read no committed logs (a target with `[observe] log = "none"`), so
+    /// that the checkers reading them say so instead of guessing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs_unobserved: Option<String>,
 }
 
 /// Separate budgets for crashes (u) and commission faults (r), after UpRight: safety must

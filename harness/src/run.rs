@@ -88,6 +88,7 @@ impl Plan {
         if n == 0 {
             return Err(Failure::usage("--nodes must be at least 1"));
         }
+        let templates = NodeTemplates::new(&target, variant.as_ref(), n)?;
         let faults = match args.nemesis.as_str() {
             "none" | "" => Vec::new(),
             list => list
@@ -180,7 +181,6 @@ impl Plan {
                 target.spec.name
             )));
         }
-        let templates = NodeTemplates::new(&target, variant.as_ref(), n)?;
         let process_faults = schedule.has_process_faults();
         let crash = args.crash.unwrap_or(u32::from(process_faults));
         if process_faults && crash == 0 {

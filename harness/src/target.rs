@@ -60,7 +60,11 @@ impl Target {
             });
         }
         if let Some(path) = &image.host_bin {
-            return Ok(ImageSource::HostBin(PathBuf::from(path)));
+            // Relative to the target folder; an absolute path stays as it is.
+            let path = self.dir.join(path);
+            return Ok(ImageSource::HostBin(
+                std::path::absolute(&path).unwrap_or(path),
+            ));
         }
         if let Some(file) = &image.dockerfile {
             return Ok(ImageSource::Dockerfile(self.dir.join(file)));

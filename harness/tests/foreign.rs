@@ -12,8 +12,26 @@ const TARGET: &str = "harness/tests/fixtures/foreign";
 
 fn run(nemesis: &str, extra: &[&str], store: &std::path::Path) -> std::process::Output {
     traitor()
-        .args(["run", "--target", TARGET, "--backend", "process", "--nemesis", nemesis])
-        .args(["--time", "3s", "--recover", "2s", "--settle", "1s", "--seed", "7", "--json"])
+        .args([
+            "run",
+            "--target",
+            TARGET,
+            "--backend",
+            "process",
+            "--nemesis",
+            nemesis,
+        ])
+        .args([
+            "--time",
+            "3s",
+            "--recover",
+            "2s",
+            "--settle",
+            "1s",
+            "--seed",
+            "7",
+            "--json",
+        ])
         .args(extra)
         .arg("--store")
         .arg(store)
@@ -76,7 +94,10 @@ fn an_adapter_answering_garbage_ends_the_run_as_a_harness_failure() {
         stderr.contains("register.py") && stderr.contains("garbage"),
         "{stderr}"
     );
-    assert!(!stderr.contains('\x1b'), "terminal escapes reached the terminal: {stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "terminal escapes reached the terminal: {stderr}"
+    );
     assert!(workspace().join(TARGET).is_dir());
 }
 
@@ -96,5 +117,8 @@ fn a_template_naming_an_unknown_value_is_a_usage_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("conf/node.conf") && stderr.contains("idd"), "{stderr}");
+    assert!(
+        stderr.contains("conf/node.conf") && stderr.contains("idd"),
+        "{stderr}"
+    );
 }

@@ -152,7 +152,9 @@ impl ExecAdapter {
 }
 
 impl Drop for ExecAdapter {
+    /// The harness is done with it: its exit is no failure.
     fn drop(&mut self) {
+        lock(&self.failure).get_or_insert_with(|| format!("{} was closed", self.name));
         let _ = killpg(self.group, Signal::SIGKILL);
     }
 }
@@ -162,17 +164,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Records the first failure, passes it on to the run, and drops every request in flight
-/// (their callers see the failure). Returns the failure in force.
+/// (their callers see the failure). Returns the failure in force. Once the adapter has
+/// failed or been closed, nothing more is passed on.
 fn fail(
     failure: &Mutex<Option<String>>,
     pending: &Pending,
     fatal: &watch::Sender<Option<String>>,
     why: String,
 ) -> String {
-    let first = lock(failure).get_or_insert(why).clone();
-    fatal.send_if_modified(|slot| slot.is_none() && slot.replace(first.clone()).is_none());
+    let mut slot = lock(failure);
+    if let Some(earlier) = slot.as_ref() {
+        return earlier.clone();
+    }
+    *slot = Some(why.clone());
+    drop(slot);
+    fatal.send_if_modified(|run| run.is_none() && run.replace(why.clone()).is_none());
     lock(pending).clear();
-    first
+    why
 }
 
 /// Reads answers and hands each to its request, until the adapter exits or misbehaves.
@@ -382,5 +390,14 @@ for line in sys.stdin:
         let answer = adapter.call(json!({"primary": {}}), limit).await;
         assert!(answer.unwrap_err().contains("did not answer request 1"));
         assert!(fatal.borrow().is_some());
+    }
+
+    #[tokio::test]
+    async fn closing_an_adapter_is_no_failure() {
+        let (_dir, adapter, fatal) = start(ECHO);
+        drop(adapter);
+        // The reader sees the adapter's stdout close.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(*fatal.borrow(), None);
     }
 }

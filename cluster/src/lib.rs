@@ -9,8 +9,9 @@
 //! in Docker carries the label [`RUN_LABEL`] so that [`gc()`] can sweep a run whose harness
 //! was killed.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use traitor_model::NodeId;
 
@@ -24,6 +25,7 @@ mod loopback;
 mod network;
 pub mod process;
 mod readiness;
+mod sockets;
 
 pub use docker::DockerBackend;
 pub use engine::docker_available;
@@ -162,7 +164,17 @@ pub trait ClusterBackend: Send {
     async fn collect_logs(&mut self, dir: &Path) -> Result<()>;
     /// Stops and removes every container, process and network of the run.
     async fn teardown(&mut self) -> Result<()>;
+    /// Where nodes' outgoing connections may not come from their own address (local
+    /// processes dialling on loopback), tells which node opened a connection; `None` where
+    /// the source address always tells (containers).
+    fn source_resolver(&self) -> Option<SourceResolver> {
+        None
+    }
 }
+
+/// Given a connection's two ends (the dialler's, the endpoint it reached), the address of
+/// the node that dialled it: see [`ClusterBackend::source_resolver`].
+pub type SourceResolver = Arc<dyn Fn(SocketAddr, SocketAddr) -> Option<IpAddr> + Send + Sync>;
 
 /// Which backend runs the nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

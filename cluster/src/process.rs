@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -15,7 +16,11 @@ use nix::unistd::Pid;
 use crate::cargo_build::{build_bin, Linking};
 use crate::error::{check_new_node, collected, ClusterError, Context, Result};
 use crate::loopback::LoopbackLease;
-use crate::{Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeLaunch, NodeSample};
+use crate::sockets::{holds_socket, socket_inode};
+use crate::{
+    Addressing, ClusterBackend, ClusterSpec, ImageSource, NodeId, NodeLaunch, NodeSample,
+    SourceResolver,
+};
 
 /// Node `i` listens on `127.A.B.<FIRST_NODE_HOST + i>`, in the run's own leased /24.
 const FIRST_NODE_HOST: usize = 10;
@@ -32,6 +37,8 @@ pub struct ProcessBackend {
     started: BTreeMap<NodeId, Node>,
     /// This run's own loopback /24, taken at prepare.
     addresses: Option<LoopbackLease>,
+    /// Each running node's process and address, for [`ClusterBackend::source_resolver`].
+    live: Arc<Mutex<BTreeMap<NodeId, (u32, IpAddr)>>>,
 }
 
 /// One started node: how it was launched (for restarts) and its current process, if any.
@@ -53,6 +60,7 @@ impl ProcessBackend {
             nodes: 0,
             started: BTreeMap::new(),
             addresses: None,
+            live: Arc::default(),
         })
     }
 
@@ -103,6 +111,19 @@ impl ProcessBackend {
             .process_group(0)
             .spawn()
             .context(action)
+    }
+
+    /// Records node `node`'s running process (or that it has none) and its address.
+    fn note_live(&self, node: NodeId, child: Option<&Child>) {
+        let ip = self
+            .addresses
+            .as_ref()
+            .map(|lease| lease.ip((FIRST_NODE_HOST + node as usize) as u8));
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        match (child, ip) {
+            (Some(child), Some(ip)) => live.insert(node, (child.id(), ip)),
+            _ => live.remove(&node),
+        };
     }
 
     /// Kills every node's process group, reaps the leaders and removes the run's folder;
@@ -273,6 +294,7 @@ impl ClusterBackend for ProcessBackend {
         std::fs::create_dir_all(&data_dir)
             .context(|| format!("{}: creating {}", action(), data_dir.display()))?;
         let child = self.spawn(node, &launch)?;
+        self.note_live(node, Some(&child));
         self.started.insert(
             node,
             Node {
@@ -284,7 +306,9 @@ impl ClusterBackend for ProcessBackend {
     }
 
     async fn kill(&mut self, node: NodeId) -> Result<()> {
-        self.node(node)?.stop()
+        self.node(node)?.stop()?;
+        self.note_live(node, None);
+        Ok(())
     }
 
     async fn pause(&mut self, node: NodeId) -> Result<()> {
@@ -300,6 +324,7 @@ impl ClusterBackend for ProcessBackend {
         entry.stop()?;
         let launch = entry.launch.clone();
         let child = self.spawn(node, &launch)?;
+        self.note_live(node, Some(&child));
         self.node(node)?.child = Some(child);
         Ok(())
     }
@@ -338,6 +363,21 @@ impl ClusterBackend for ProcessBackend {
 
     async fn teardown(&mut self) -> Result<()> {
         self.teardown_now()
+    }
+
+    /// The node whose process holds the dialling end of the connection (its leader
+    /// process: a node's forked children are not searched).
+    fn source_resolver(&self) -> Option<SourceResolver> {
+        let live = self.live.clone();
+        Some(Arc::new(
+            move |dialler: SocketAddr, endpoint: SocketAddr| {
+                let inode = socket_inode(dialler, endpoint)?;
+                let live = live.lock().unwrap_or_else(|p| p.into_inner());
+                live.values()
+                    .find(|(pid, _)| holds_socket(*pid, inode))
+                    .map(|&(_, ip)| ip)
+            },
+        ))
     }
 }
 

@@ -35,7 +35,7 @@ use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
 use traitor_model::run::FaultBudget;
 use traitor_model::target::{Protocol, Variant};
 use traitor_model::{Manifest, NodeId};
-use traitor_proxy::{Framing, Proxy, ProxyConfig, ProxyNode};
+use traitor_proxy::{Framing, PeerPort, Proxy, ProxyConfig, ProxyNode, SourceResolver};
 use traitor_reports::check::{details, table};
 
 /// How long nodes have to answer `/health` after they start.
@@ -56,6 +56,8 @@ pub struct Plan {
     pub model: String,
     pub workload: WorkloadConfig,
     pub framing: Framing,
+    /// The target's other node-to-node ports, by name: proxied too.
+    pub more_ports: Vec<(String, PeerPort)>,
     pub run_id: String,
     /// How long clients run under faults, and after the final heal.
     pub time: Duration,
@@ -199,6 +201,26 @@ impl Plan {
             .framing
             .parse()
             .map_err(|e: String| Failure::usage(format!("target.toml [node] framing: {e}")))?;
+        let more_ports = target
+            .spec
+            .node
+            .ports
+            .iter()
+            .filter_map(|port| {
+                let framing = port.framing.as_deref()?.parse().map_err(|e: String| {
+                    Failure::usage(format!("target.toml [[node.ports]] {}: {e}", port.name))
+                });
+                Some(framing.map(|framing| {
+                    (
+                        port.name.clone(),
+                        PeerPort {
+                            port: port.port,
+                            framing,
+                        },
+                    )
+                }))
+            })
+            .collect::<Result<_, _>>()?;
         let run_id = match &args.run_id {
             Some(id) if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\']) => {
                 return Err(Failure::usage(format!(
@@ -240,6 +262,7 @@ impl Plan {
             seed,
             model,
             framing,
+            more_ports,
             run_id,
             time: args.time,
             recover: args.recover,
@@ -513,6 +536,8 @@ async fn drive(
         trace_path: Some(store.dir.join("trace.jsonl")),
         trace_limit: TRACE_LIMIT,
         interceptor,
+        more_ports: plan.more_ports.iter().map(|(_, port)| *port).collect(),
+        resolver: backend.lock().await.source_resolver().map(SourceResolver),
     })
     .await
     .map_err(|e| {
@@ -524,10 +549,16 @@ async fn drive(
     let peers: Vec<Peer> = (0..n as NodeId)
         .map(|id| {
             let endpoint = proxy.endpoint(id);
+            let more = plan.more_ports.iter().enumerate();
             Peer {
                 id,
                 host: endpoint.ip().to_string(),
                 port: endpoint.port(),
+                ports: more
+                    .filter_map(|(k, (name, _))| {
+                        Some((name.clone(), proxy.port_endpoint(id, k + 1)?.port()))
+                    })
+                    .collect(),
             }
         })
         .collect();

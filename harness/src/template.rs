@@ -13,12 +13,16 @@ use traitor_cluster::NodeLaunch;
 use traitor_model::target::{template_text, Variant};
 use traitor_model::NodeId;
 
-/// A peer as this node must dial it: through the proxy's endpoint for it.
+/// A peer as this node must dial it: through the proxy's endpoints for it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Peer {
     pub id: NodeId,
     pub host: String,
+    /// The endpoint for its `peer_port`.
     pub port: u16,
+    /// The endpoint for each of its other node-to-node ports, by name.
+    #[serde(flatten)]
+    pub ports: BTreeMap<String, u16>,
 }
 
 /// What templates see (documented in `docs/bring-your-own-cluster.md`).
@@ -119,6 +123,14 @@ impl NodeTemplates {
                     id,
                     host: "127.0.0.1".into(),
                     port: 1,
+                    ports: target
+                        .spec
+                        .node
+                        .ports
+                        .iter()
+                        .filter(|p| p.framing.is_some())
+                        .map(|p| (p.name.clone(), 1))
+                        .collect(),
                 })
                 .collect(),
             secret_key: String::new(),
@@ -212,11 +224,13 @@ models = ["register"]
                     id: 0,
                     host: "10.0.0.1".into(),
                     port: 40000,
+                    ports: BTreeMap::new(),
                 },
                 Peer {
                     id: 1,
                     host: "10.0.0.1".into(),
                     port: 40001,
+                    ports: BTreeMap::new(),
                 },
             ],
             secret_key: "ab".into(),

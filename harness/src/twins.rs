@@ -157,6 +157,8 @@ mod tests {
             trace_path: None,
             trace_limit: 0,
             interceptor: None,
+            more_ports: vec![],
+            resolver: None,
         })
         .await
         .unwrap()

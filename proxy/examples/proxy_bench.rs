@@ -230,6 +230,8 @@ async fn start_proxy(
         trace_path: trace,
         trace_limit: usize::MAX,
         interceptor: None,
+        more_ports: vec![],
+        resolver: None,
     })
     .await
     .expect("starting the proxy")

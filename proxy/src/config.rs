@@ -100,8 +100,35 @@ pub struct ProxyConfig {
     pub trace_path: Option<PathBuf>,
     /// At most this many trace records, then one `{"truncated":true,...}` line.
     pub trace_limit: usize,
-    /// The run's message-level adversaries, if any.
+    /// The run's message-level adversaries, if any. They see the messages of the main
+    /// port (each node's `upstream`) only.
     pub interceptor: Option<std::sync::Arc<dyn crate::Interceptor>>,
+    /// More node-to-node ports of every node, each proxied on every link with its own
+    /// framing: partitions and link faults hold for all of a link's ports.
+    pub more_ports: Vec<PeerPort>,
+    /// Tells the sender of a connection whose source address is no node's (a program that
+    /// does not bind its outgoing connections on loopback), if the backend can.
+    pub resolver: Option<SourceResolver>,
+}
+
+/// One more node-to-node port: where every node listens on it, and how it is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerPort {
+    pub port: u16,
+    pub framing: Framing,
+}
+
+/// Given a connection's remote address (the dialler's end) and the proxy endpoint it
+/// reached, the source address of the node that opened it.
+#[derive(Clone)]
+pub struct SourceResolver(
+    pub std::sync::Arc<dyn Fn(SocketAddr, SocketAddr) -> Option<IpAddr> + Send + Sync>,
+);
+
+impl std::fmt::Debug for SourceResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceResolver")
+    }
 }
 
 impl ProxyConfig {
@@ -127,6 +154,17 @@ impl ProxyConfig {
                      (node {} among them): every node needs its own source address, since \
                      that is how the proxy tells senders apart",
                     node.id
+                ));
+            }
+        }
+        let main_ports: HashSet<u16> = self.nodes.iter().map(|n| n.upstream.port()).collect();
+        let mut more = HashSet::new();
+        for extra in &self.more_ports {
+            if main_ports.contains(&extra.port) || !more.insert(extra.port) {
+                return Err(format!(
+                    "proxy configuration lists node port {} twice: every node-to-node port \
+                     needs its own number",
+                    extra.port
                 ));
             }
         }
@@ -172,6 +210,8 @@ mod tests {
             trace_path: None,
             interceptor: None,
             trace_limit: 0,
+            more_ports: vec![],
+            resolver: None,
         }
     }
 

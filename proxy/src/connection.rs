@@ -27,7 +27,10 @@ use crate::{Framing, NodeId};
 
 /// What every listener and connection of one proxy shares.
 pub(crate) struct Shared {
-    pub framing: Framing,
+    /// The node-to-node ports, the main one first.
+    pub ports: Vec<PortShape>,
+    /// Finds the sender of a connection from an address that is no node's.
+    pub resolver: Option<crate::SourceResolver>,
     pub seed: u64,
     pub table: Arc<LinkTable>,
     /// Each source address's node, and which of its instances has that address.
@@ -41,6 +44,21 @@ pub(crate) struct Shared {
     pub run_start: std::time::Instant,
     /// Unknown source addresses already warned about (warned once each).
     pub warned: Mutex<HashSet<IpAddr>>,
+}
+
+/// One node-to-node port of every node, as the proxy forwards it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PortShape {
+    pub framing: Framing,
+    /// Where nodes listen on it; `None` for the main port (each node's `upstream`).
+    pub port: Option<u16>,
+}
+
+impl PortShape {
+    /// Adversaries act on, and inject into, the main port only.
+    pub fn is_main(&self) -> bool {
+        self.port.is_none()
+    }
 }
 
 /// Lifetime tokens of a task: `shutdown` says when to stop, and `alive` is dropped when the
@@ -59,10 +77,11 @@ impl TaskGuard {
     }
 }
 
-/// Accepts connections on the endpoint standing for node `to` until shutdown.
+/// Accepts connections on the endpoint standing for node `to`'s `port` until shutdown.
 pub(crate) async fn listen(
     listener: TcpListener,
     to: NodeId,
+    port: usize,
     shared: Arc<Shared>,
     mut guard: TaskGuard,
 ) {
@@ -73,12 +92,12 @@ pub(crate) async fn listen(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let source = peer.ip().to_canonical();
+                let source = shared.source(&stream, peer);
                 // Numbered here, in accept order, so the seeds do not depend on task scheduling.
                 match shared
                     .sources
                     .get(&source)
-                    .and_then(|&sender| shared.route(sender, to))
+                    .and_then(|&sender| shared.route(sender, to, port))
                 {
                     Some(route) => {
                         tokio::spawn(serve(stream, route, Arc::clone(&shared), guard.clone()));
@@ -96,6 +115,20 @@ pub(crate) async fn listen(
 }
 
 impl Shared {
+    /// The source address of the node that opened `stream`: the connection's own, or, when
+    /// that is no node's, the one the resolver finds.
+    fn source(&self, stream: &TcpStream, peer: SocketAddr) -> IpAddr {
+        let source = peer.ip().to_canonical();
+        if self.sources.contains_key(&source) {
+            return source;
+        }
+        let resolved = self.resolver.as_ref().and_then(|resolver| {
+            let local = stream.local_addr().ok()?;
+            (resolver.0)(peer, local)
+        });
+        resolved.map_or(source, |ip| ip.to_canonical())
+    }
+
     fn refuse(&self, stream: TcpStream, source: IpAddr, to: NodeId) {
         drop(stream);
         let first = self
@@ -114,10 +147,21 @@ impl Shared {
 
     /// The links, upstreams and connection number for a new connection from instance
     /// `instance` of `from` to `to`; `None` only for a node outside the run.
-    fn route(&self, (from, instance): (NodeId, Instance), to: NodeId) -> Option<Route> {
+    fn route(
+        &self,
+        (from, instance): (NodeId, Instance),
+        to: NodeId,
+        port: usize,
+    ) -> Option<Route> {
         let forward = Arc::clone(self.table.get(from, to)?);
         let back = Arc::clone(self.table.get(to, from)?);
-        let upstreams = self.upstreams.get(&to)?.clone();
+        let shape = *self.ports.get(port)?;
+        let upstreams = self
+            .upstreams
+            .get(&to)?
+            .iter()
+            .map(|main| SocketAddr::new(main.ip(), shape.port.unwrap_or(main.port())))
+            .collect();
         let index = forward.next_connection();
         Some(Route {
             forward,
@@ -125,6 +169,7 @@ impl Shared {
             instance,
             upstreams,
             index,
+            shape,
         })
     }
 
@@ -138,11 +183,12 @@ impl Shared {
         (from, instance): (NodeId, Instance),
         to: NodeId,
         count: usize,
+        framing: Framing,
     ) -> Option<Vec<Instance>> {
         if from == to {
             return Some(vec![instance]);
         }
-        if self.framing.is_framed() {
+        if framing.is_framed() {
             return Some((0..count as Instance).collect());
         }
         if let Some(mut split) = self.twins.route(from, to) {
@@ -165,8 +211,9 @@ impl Shared {
         sender: (NodeId, Instance),
         receiver: NodeId,
         reachable: Vec<Instance>,
+        framing: Framing,
     ) -> Routing {
-        if self.framing.is_framed() {
+        if framing.is_framed() {
             Routing::new(&self.twins, sender, receiver, reachable)
         } else {
             Routing::direct(reachable[0])
@@ -184,6 +231,8 @@ struct Route {
     upstreams: Vec<SocketAddr>,
     /// The connection's number on its forward link, which seeds its random choices.
     index: u64,
+    /// The port it was made on.
+    shape: PortShape,
 }
 
 /// Serves one accepted connection until both directions end, one fails, or the proxy
@@ -202,6 +251,7 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
         instance,
         upstreams,
         index,
+        shape,
     } = route;
     let (from, to) = (forward.from, forward.to);
     // A partitioned link holds a new connection accepted but undialled: the dialler sees
@@ -214,7 +264,7 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
         return;
     }
     let Some(dial) = shared
-        .instances_to_dial((from, instance), to, upstreams.len())
+        .instances_to_dial((from, instance), to, upstreams.len(), shape.framing)
         .await
     else {
         return;
@@ -256,22 +306,24 @@ async fn forward_connection(inbound: TcpStream, route: Route, shared: &Shared) {
     };
     let seed = |a, b| connection_seed(shared.seed, a, b, index);
     let sink = Sink::many(to_node);
-    let routing = shared.routing((from, instance), to, sink.instances());
+    let routing = shared.routing((from, instance), to, sink.instances(), shape.framing);
     let requests = Pipe::new(
         forward,
         Carrier::Dialled,
         shared,
+        shape,
         seed(from, to),
         instance,
         routing,
     );
     let mut directions: Vec<Direction> = vec![Box::pin(requests.run(in_read, sink))];
     for ((k, out_read), writer) in from_node.into_iter().zip(back_writers) {
-        let routing = shared.routing((to, k), from, vec![instance]);
+        let routing = shared.routing((to, k), from, vec![instance], shape.framing);
         let replies = Pipe::new(
             Arc::clone(&back),
             Carrier::Reply,
             shared,
+            shape,
             seed(to, from),
             k,
             routing,

@@ -25,7 +25,7 @@ mod sink;
 mod trace;
 mod twins;
 
-pub use config::{Framing, ProxyConfig, ProxyNode};
+pub use config::{Framing, PeerPort, ProxyConfig, ProxyNode, SourceResolver};
 pub use intercept::Interceptor;
 pub use links::{DelayRule, LinkControl, LinkRule, LinkStats};
 pub use proxy::Proxy;

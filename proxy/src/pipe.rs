@@ -22,7 +22,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
-use crate::connection::Shared;
+use crate::connection::{PortShape, Shared};
 use crate::cut::{self, Cut, Cutter, MAX_FRAME};
 use crate::decide::{decide, Message, Verdict};
 use crate::links::{Carrier, Counters, Link, LinkRule, LinkTable};
@@ -112,6 +112,7 @@ impl Pipe {
         link: Arc<Link>,
         carrier: Carrier,
         shared: &Shared,
+        port: PortShape,
         seed: u64,
         instance: Instance,
         routing: Routing,
@@ -119,16 +120,19 @@ impl Pipe {
         let mut rules = link.subscribe();
         let rule = rules.borrow_and_update().clone();
         let (inject, injected) = mpsc::unbounded_channel();
-        link.set_injector(carrier, inject);
+        // Adversaries speak on the main port: its connections carry what they inject.
+        if port.is_main() {
+            link.set_injector(carrier, inject);
+        }
         Pipe {
             link,
             rules,
             rule,
-            framing: shared.framing,
-            cutter: Cutter::new(shared.framing),
+            framing: port.framing,
+            cutter: Cutter::new(port.framing),
             rng: StdRng::seed_from_u64(seed),
             trace: Arc::clone(&shared.trace),
-            interceptor: shared.interceptor.clone(),
+            interceptor: shared.interceptor.clone().filter(|_| port.is_main()),
             table: Arc::clone(&shared.table),
             run_start: shared.run_start,
             injected,

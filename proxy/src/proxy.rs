@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use crate::connection::{listen, Shared, TaskGuard};
+use crate::connection::{listen, PortShape, Shared, TaskGuard};
 use crate::links::{LinkControl, LinkStats, LinkTable};
 use crate::trace::Trace;
 use crate::twins::{Instance, TwinControl, TwinTable};
@@ -19,7 +19,8 @@ use crate::{Framing, NodeId, ProxyConfig};
 pub struct Proxy {
     listen_ip: IpAddr,
     framing: Framing,
-    endpoints: HashMap<NodeId, SocketAddr>,
+    /// By (node, port): port 0 is the main port, k the k-th of `more_ports`.
+    endpoints: HashMap<(NodeId, usize), SocketAddr>,
     table: Arc<LinkTable>,
     twins: Arc<TwinTable>,
     trace: Arc<Trace>,
@@ -56,8 +57,17 @@ impl Proxy {
         }
         let table = Arc::new(LinkTable::new(&ids));
         let twins = Arc::new(TwinTable::new(&twinned, &ids));
-        let shared = Arc::new(Shared {
+        let mut ports = vec![PortShape {
             framing: config.framing,
+            port: None,
+        }];
+        ports.extend(config.more_ports.iter().map(|extra| PortShape {
+            framing: extra.framing,
+            port: Some(extra.port),
+        }));
+        let shared = Arc::new(Shared {
+            ports,
+            resolver: config.resolver.clone(),
             seed: config.seed,
             table: Arc::clone(&table),
             sources,
@@ -70,7 +80,10 @@ impl Proxy {
         });
         let mut listeners = Vec::with_capacity(ids.len());
         let mut endpoints = HashMap::new();
-        for &id in &ids {
+        let slots = ids
+            .iter()
+            .flat_map(|&id| (0..shared.ports.len()).map(move |port| (id, port)));
+        for (id, port) in slots {
             let listener = TcpListener::bind((config.listen_ip, 0))
                 .await
                 .map_err(|e| {
@@ -83,17 +96,17 @@ impl Proxy {
                         ),
                     )
                 })?;
-            endpoints.insert(id, listener.local_addr()?);
-            listeners.push((id, listener));
+            endpoints.insert((id, port), listener.local_addr()?);
+            listeners.push(((id, port), listener));
         }
         let (shutdown, stop) = watch::channel(false);
         let (alive, tasks) = mpsc::channel(1);
-        for (id, listener) in listeners {
+        for ((id, port), listener) in listeners {
             let guard = TaskGuard {
                 shutdown: stop.clone(),
                 _alive: alive.clone(),
             };
-            tokio::spawn(listen(listener, id, Arc::clone(&shared), guard));
+            tokio::spawn(listen(listener, id, port, Arc::clone(&shared), guard));
         }
         Ok(Proxy {
             listen_ip: config.listen_ip,
@@ -121,7 +134,13 @@ impl Proxy {
 
     /// The address peers dial to reach `node`, or `None` if it is not part of the run.
     pub fn try_endpoint(&self, node: NodeId) -> Option<SocketAddr> {
-        self.endpoints.get(&node).copied()
+        self.port_endpoint(node, 0)
+    }
+
+    /// The address peers dial to reach `node` on its `port`-th node-to-node port (0: the
+    /// main one, k: the k-th of `more_ports`).
+    pub fn port_endpoint(&self, node: NodeId, port: usize) -> Option<SocketAddr> {
+        self.endpoints.get(&(node, port)).copied()
     }
 
     /// The handle that sets fault rules on links; clone it freely.

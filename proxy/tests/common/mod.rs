@@ -85,6 +85,8 @@ impl Cluster {
             trace_path: options.trace_path,
             trace_limit: options.trace_limit,
             interceptor: options.interceptor,
+            more_ports: vec![],
+            resolver: None,
         })
         .await
         .unwrap();

@@ -35,13 +35,7 @@ fn etcd_run(nemesis: &[&str], variant: Option<&str>, store: &Path) -> (Value, Op
             "--seed",
             "1",
         ])
-        .args([
-            "--nemesis-interval",
-            "2s",
-            "--nemesis-duration",
-            "3s",
-            "--json",
-        ])
+        .arg("--json")
         .args(nemesis)
         .arg("--store")
         .arg(store);
@@ -76,7 +70,14 @@ fn etcd_stays_linearizable_with_partitions_and_a_crashed_leader() {
     let _docker = DOCKER.lock().unwrap_or_else(|p| p.into_inner());
     let store = tempfile::tempdir().unwrap();
     let (verdict, code) = etcd_run(
-        &["--nemesis", "partition,crash-primary"],
+        &[
+            "--nemesis",
+            "partition,crash-primary",
+            "--nemesis-interval",
+            "2s",
+            "--nemesis-duration",
+            "3s",
+        ],
         None,
         store.path(),
     );

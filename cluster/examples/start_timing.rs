@@ -151,7 +151,12 @@ async fn one_round(
         .iter()
         .map(|ip| SocketAddr::new(*ip, api_port))
         .collect();
-    let ready = wait_ready(&apis, Duration::from_secs(30)).await;
+    let ready = wait_ready(
+        &apis,
+        traitor_cluster::Readiness::Health,
+        Duration::from_secs(30),
+    )
+    .await;
     let start = started.elapsed();
     let torn = Instant::now();
     let teardown = cluster.teardown().await;

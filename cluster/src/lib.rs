@@ -33,7 +33,7 @@ pub use error::{ClusterError, Result};
 pub use gc::{gc, gc_run, GcReport};
 pub use images::{ensure_image, BuiltImage};
 pub use process::ProcessBackend;
-pub use readiness::{health_ok, wait_ready};
+pub use readiness::{health_ok, wait_ready, Readiness};
 
 /// The label every container and network of a run carries (`traitor.run=<run_id>`): the only
 /// thing teardown and `gc` ever select by, so nothing else on the host is touched.

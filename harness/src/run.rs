@@ -31,7 +31,7 @@ use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
 use traitor_adversaries::builtin::EquivocateTwins;
 use traitor_checkers::{Budget, Validity};
-use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec};
+use traitor_cluster::{BackendKind, ClusterBackend, ClusterSpec, Readiness};
 use traitor_model::run::FaultBudget;
 use traitor_model::target::{Protocol, Variant};
 use traitor_model::{Manifest, NodeId};
@@ -597,7 +597,11 @@ async fn drive(
         .iter()
         .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
         .collect();
-    traitor_cluster::wait_ready(&every_api, STARTUP_LIMIT)
+    let readiness = match plan.target.spec.observe.ready.as_str() {
+        "tcp" => Readiness::Tcp,
+        _ => Readiness::Health,
+    };
+    traitor_cluster::wait_ready(&every_api, readiness, STARTUP_LIMIT)
         .await
         .map_err(harness("starting the nodes"))?;
     // Clients, nemesis and log reads address the n nodes; twins only take part.

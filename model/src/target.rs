@@ -123,6 +123,10 @@ pub struct ObserveSpec {
     /// isolate-primary are refused before the run starts).
     #[serde(default = "traitor_http")]
     pub primary: String,
+    /// When a started node counts as ready: `health` (`GET /health` on `api_port` answers
+    /// 200) or `tcp` (`api_port` accepts connections).
+    #[serde(default = "health")]
+    pub ready: String,
 }
 
 impl Default for ObserveSpec {
@@ -130,8 +134,13 @@ impl Default for ObserveSpec {
         Self {
             log: traitor_http(),
             primary: traitor_http(),
+            ready: health(),
         }
     }
+}
+
+fn health() -> String {
+    "health".into()
 }
 
 fn traitor_http() -> String {
@@ -248,6 +257,13 @@ impl TargetSpec {
         Protocol::parse(&self.observe.log, true).map_err(|e| format!("[observe] log = {e}"))?;
         Protocol::parse(&self.observe.primary, true)
             .map_err(|e| format!("[observe] primary = {e}"))?;
+        if !["health", "tcp"].contains(&self.observe.ready.as_str()) {
+            return Err(format!(
+                "[observe] ready = {:?}: expected health (GET /health answers 200) or tcp (api_port \
+                 accepts connections)",
+                self.observe.ready
+            ));
+        }
         for arg in &self.node.args {
             template_text(arg).map_err(|e| format!("[node] args: {e}"))?;
         }

@@ -108,7 +108,9 @@ pub async fn wait_healthy(ips: &[IpAddr], limit: Duration) {
         .iter()
         .map(|ip| SocketAddr::new(*ip, API_PORT))
         .collect();
-    if let Err(e) = traitor_cluster::wait_ready(&apis, limit).await {
+    if let Err(e) =
+        traitor_cluster::wait_ready(&apis, traitor_cluster::Readiness::Health, limit).await
+    {
         panic!("{e}");
     }
 }

@@ -315,13 +315,7 @@ impl Plan {
             n: self.n,
             f: self.f,
             ip,
-            ports: self
-                .target
-                .spec
-                .named_ports()
-                .into_iter()
-                .map(|(name, port)| (name.to_string(), port))
-                .collect(),
+            ports: self.target.spec.named_ports().into_iter().collect(),
             peers: peers.to_vec(),
             secret_key: keys.secret_hex[id as usize].clone(),
             public_keys: keys.public_hex.clone(),
@@ -613,13 +607,7 @@ async fn drive(
             .map_or(&[], |v| v.client_args.as_slice()),
         addresses: NodeAddresses {
             ips: addressing.node_ips[..n].to_vec(),
-            ports: plan
-                .target
-                .spec
-                .named_ports()
-                .into_iter()
-                .map(|(name, port)| (name.to_string(), port))
-                .collect(),
+            ports: plan.target.spec.named_ports().into_iter().collect(),
             api_port: node_spec.api_port,
         },
         authority: keys.client_authority.clone(),

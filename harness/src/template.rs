@@ -106,12 +106,7 @@ impl NodeTemplates {
 
     /// A context with every name set, for checking templates before the run.
     fn sample_context(&self, target: &Target, n: u32) -> NodeContext {
-        let ports: BTreeMap<String, u16> = target
-            .spec
-            .named_ports()
-            .into_iter()
-            .map(|(name, port)| (name.to_string(), port))
-            .collect();
+        let ports: BTreeMap<String, u16> = target.spec.named_ports().into_iter().collect();
         NodeContext {
             id: 0,
             n,

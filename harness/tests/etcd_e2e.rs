@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{labelled_leftovers, require_docker, traitor};
+use common::{check, labelled_leftovers, require_docker, traitor};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Mutex;
@@ -52,15 +52,6 @@ fn etcd_run(nemesis: &[&str], variant: Option<&str>, store: &Path) -> (Value, Op
             )
         });
     (verdict, out.status.code())
-}
-
-fn check<'a>(verdict: &'a Value, name: &str) -> &'a Value {
-    verdict["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["checker"] == name)
-        .unwrap_or_else(|| panic!("{name} missing: {verdict:#}"))
 }
 
 #[test]

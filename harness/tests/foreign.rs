@@ -48,15 +48,7 @@ fn an_adapter_drives_a_templated_cluster_and_unobserved_logs_are_unknown() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let verdict: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("no verdict ({e}): {stdout}\n{stderr}"));
-    let check = |name: &str| {
-        verdict["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["checker"] == name)
-            .unwrap_or_else(|| panic!("{name} missing: {verdict:#}"))
-            .clone()
-    };
+    let check = |name: &str| common::check(&verdict, name).clone();
     // The nodes started (each checked its rendered env and file), and every op went through
     // the adapter, which is a linearizable register.
     assert_eq!(check("linearizability")["valid"], true, "{verdict:#}");

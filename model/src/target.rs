@@ -338,11 +338,12 @@ impl TargetSpec {
     }
 
     /// The named ports of every node: `peer_port`, `api_port`, then `[[node.ports]]`.
-    pub fn named_ports(&self) -> Vec<(&str, u16)> {
+    pub fn named_ports(&self) -> Vec<(String, u16)> {
         let node = &self.node;
         [("peer_port", node.peer_port), ("api_port", node.api_port)]
             .into_iter()
             .chain(node.ports.iter().map(|p| (p.name.as_str(), p.port)))
+            .map(|(name, port)| (name.to_string(), port))
             .collect()
     }
 

@@ -47,3 +47,13 @@ pub fn require_docker() {
         "these tests need a running Docker engine (CI has one); none answers"
     );
 }
+
+/// The result of checker `name` in a JSON verdict (`traitor run --json`).
+pub fn check<'a>(verdict: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    verdict["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["checker"] == name)
+        .unwrap_or_else(|| panic!("{name} missing: {verdict:#}"))
+}

@@ -200,10 +200,25 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CampaignArgs {
+    #[command(subcommand)]
+    pub action: Option<CampaignAction>,
+
     /// The campaign file (TOML): see examples/ci-gate.toml.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(value_name = "FILE", required = true)]
+    pub file: Option<PathBuf>,
+
+    /// Run only shard K of N: a stable, disjoint slice of the runs (by a hash of each run's
+    /// id), for spreading one campaign over machines; `traitor campaign merge` joins the
+    /// shards' folders.
+    #[arg(long, value_name = "K/N", conflicts_with = "shard_from_env")]
+    pub shard: Option<crate::campaign::shard::Shard>,
+
+    /// Take the shard from the environment, as a Kubernetes Indexed Job gives it:
+    /// JOB_COMPLETION_INDEX (from 0) of TRAITOR_SHARD_COUNT.
+    #[arg(long)]
+    pub shard_from_env: bool,
 
     /// Runs side by side (each on its own network or loopback range); default: the file's
     /// `parallel`, else 1.
@@ -223,6 +238,26 @@ pub struct CampaignArgs {
     /// Print one JSON object (campaign_dir, gate, cells, confusion) instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `traitor campaign` does besides running a campaign file.
+#[derive(Debug, Subcommand)]
+pub enum CampaignAction {
+    /// Join shard folders (`traitor campaign FILE --shard K/N`, one per machine) into one
+    /// campaign folder: summary.json, junit.xml, report.html, the gate and its exit code,
+    /// as if one machine had run every run. Shards of different campaign files or
+    /// versions, and overlapping shards, are refused; runs no shard holds are listed.
+    Merge {
+        /// The merged campaign folder (created).
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+        /// The shards' campaign folders.
+        #[arg(value_name = "SHARD_DIR", required = true)]
+        shards: Vec<PathBuf>,
+        /// Print one JSON object (campaign_dir, gate, cells, confusion) instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

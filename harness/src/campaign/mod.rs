@@ -8,9 +8,11 @@
 
 mod execute;
 pub mod file;
+mod merge;
 pub mod plan;
+pub mod shard;
 
-use crate::cli::CampaignArgs;
+use crate::cli::{CampaignAction, CampaignArgs};
 use crate::exit::{warning, Failure, Outcome};
 use crate::store::{write_atomically, write_json_atomically};
 use execute::Runner;
@@ -27,17 +29,36 @@ use traitor_checkers::detectors::score::{aggregate, RunScore};
 /// checks before it is called hung.
 const RUN_MARGIN: Duration = Duration::from_secs(180);
 
-/// Runs `traitor campaign`.
+/// Runs `traitor campaign` (or, with `merge`, puts shards together).
 pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
-    let mut file = file::CampaignFile::read(&args.file).map_err(Failure::usage)?;
+    if let Some(CampaignAction::Merge { out, shards, json }) = &args.action {
+        return merge::merge(out, shards, *json);
+    }
+    let path = args
+        .file
+        .as_deref()
+        .ok_or_else(|| Failure::usage("traitor campaign: give a campaign FILE (or `merge`)"))?;
+    let mut file = file::CampaignFile::read(path).map_err(Failure::usage)?;
     if let Some(seeds) = &args.seeds {
         file = file.with_seeds(seeds.clone()).map_err(Failure::usage)?;
     }
     let name = file
-        .name(&args.file)
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
-    let runs = plan::plan(&file, &args.file)
-        .map_err(|e| Failure::usage(format!("{}: {e}", args.file.display())))?;
+        .name(path)
+        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let plan =
+        plan::plan(&file, path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    let shard = match (args.shard, args.shard_from_env) {
+        (Some(shard), _) => Some(shard),
+        (None, true) => {
+            Some(shard::Shard::from_env(|name| std::env::var(name).ok()).map_err(Failure::usage)?)
+        }
+        (None, false) => None,
+    };
+    let runs: Vec<plan::PlannedRun> = plan
+        .iter()
+        .filter(|run| shard.is_none_or(|shard| shard.holds(&run.id)))
+        .cloned()
+        .collect();
     let timing = file.timing().map_err(Failure::usage)?;
     let parallel = args.parallel.or(file.parallel).unwrap_or(1);
     if parallel == 0 {
@@ -48,9 +69,23 @@ pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
     let dir = store.join(&name);
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::harness(format!("creating {}: {e}", dir.display())))?;
-    keep_campaign_file(&args.file, &dir)?;
-    write_json_atomically(&dir.join("plan.json"), &runs)
+    keep_campaign_file(path, &dir)?;
+    write_json_atomically(&dir.join("plan.json"), &plan)
         .map_err(|e| Failure::harness(format!("writing {}/plan.json: {e}", dir.display())))?;
+    if let Some(shard) = shard {
+        let record = shard::ShardRecord {
+            shard,
+            traitor_version: env!("CARGO_PKG_VERSION").into(),
+            runs: runs.iter().map(|run| run.id.clone()).collect(),
+        };
+        write_json_atomically(&dir.join("shard.json"), &record)
+            .map_err(|e| Failure::harness(format!("writing {}/shard.json: {e}", dir.display())))?;
+        eprintln!(
+            "traitor: shard {shard}: {} of the campaign's {} run(s)",
+            runs.len(),
+            plan.len()
+        );
+    }
 
     let runner = Runner {
         dir: dir.clone(),
@@ -125,20 +160,7 @@ pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
     summary.detectors = detector_scores(&summary.runs);
     write_outputs(&dir, &summary)?;
 
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"campaign_dir": dir, "gate": summary.gate, "cells": summary.cells, "confusion": summary.confusion, "wall_time_s": summary.wall_time_s})
-        );
-    } else {
-        print!("{}", traitor_reports::campaign::terminal(&summary));
-        println!(
-            "summary {} | junit {} | report {}",
-            dir.join("summary.json").display(),
-            dir.join("junit.xml").display(),
-            dir.join("report.html").display()
-        );
-    }
+    print_summary(&dir, &summary, args.json);
     if interrupted {
         return Err(Failure::harness(format!(
             "interrupted after {} of {} runs; run the same command again to resume (finished runs are kept)",
@@ -146,13 +168,36 @@ pub fn run(args: &CampaignArgs) -> Result<Outcome, Failure> {
             summary.planned
         )));
     }
-    Ok(if summary.gate.errors > 0 {
+    Ok(outcome(&summary))
+}
+
+/// The summary as a table and the files' paths, or (`json`) one JSON object.
+fn print_summary(dir: &Path, summary: &Summary, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"campaign_dir": dir, "gate": summary.gate, "cells": summary.cells, "confusion": summary.confusion, "wall_time_s": summary.wall_time_s})
+        );
+    } else {
+        print!("{}", traitor_reports::campaign::terminal(summary));
+        println!(
+            "summary {} | junit {} | report {}",
+            dir.join("summary.json").display(),
+            dir.join("junit.xml").display(),
+            dir.join("report.html").display()
+        );
+    }
+}
+
+/// The exit code the gate's decision gives.
+fn outcome(summary: &Summary) -> Outcome {
+    if summary.gate.errors > 0 {
         Outcome::HarnessFailure
     } else if summary.gate.passed {
         Outcome::AsExpected
     } else {
         Outcome::Violation
-    })
+    }
 }
 
 /// summary.json, junit.xml and report.html, each written whole.

@@ -15,7 +15,7 @@ use traitor_checkers::accuracy::{Expectation, RunFacts};
 use traitor_model::target::Variant;
 
 /// One run of the campaign, before it runs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRun {
     /// The run folder's name in the campaign folder; stable, so a resumed campaign finds it.
     pub id: String,

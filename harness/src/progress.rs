@@ -5,13 +5,16 @@ use crate::workload::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use traitor_model::run::PhaseTime;
 
 /// A spinner with a message rebuilt from shared counters.
 #[derive(Clone)]
 pub struct Progress {
     bar: ProgressBar,
     phase: Arc<Mutex<String>>,
+    /// When each phase began, in order: where a run's seconds go.
+    began: Arc<Mutex<Vec<(String, Instant)>>>,
 }
 
 impl Progress {
@@ -25,12 +28,17 @@ impl Progress {
         Self {
             bar,
             phase: Arc::new(Mutex::new(String::new())),
+            began: Arc::default(),
         }
     }
 
     /// Names the phase the run is in; also logged as a line when stderr is not a terminal.
     pub fn phase(&self, phase: &str) {
         *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = phase.to_string();
+        self.began
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((phase.to_string(), Instant::now()));
         if self.bar.is_hidden() {
             eprintln!("traitor: {phase}");
         }
@@ -47,6 +55,20 @@ impl Progress {
             counters.fail.load(Ordering::Relaxed),
             counters.info.load(Ordering::Relaxed)
         ));
+    }
+
+    /// How long each phase took, the last one until now.
+    pub fn phase_times(&self) -> Vec<PhaseTime> {
+        let began = self.began.lock().unwrap_or_else(|p| p.into_inner());
+        let ends = began.iter().skip(1).map(|(_, at)| *at).chain([Instant::now()]);
+        began
+            .iter()
+            .zip(ends)
+            .map(|((phase, start), end)| PhaseTime {
+                phase: phase.clone(),
+                seconds: (end - *start).as_secs_f64(),
+            })
+            .collect()
     }
 
     pub fn finish(&self) {

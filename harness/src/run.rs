@@ -415,6 +415,7 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
     }
     driven?;
 
+    progress.phase("checking the run folder");
     let mut verdict = crate::check::check_run_folder(&store.dir, None, &Budget::default())
         .map_err(|e| Failure::harness(format!("checking the run folder: {e}")))?;
     verdict.elapsed = run_start.elapsed();
@@ -422,9 +423,12 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
         "verdict.json",
         &json!({"run_dir": store.dir, "valid": verdict.valid, "checks": verdict.checks}),
     )?;
+    progress.phase("fault detectors and the report");
     let detected = crate::detect::write_detectors(&store);
     let report = traitor_reports::write_run_report(&store.dir)
         .map_err(|e| Failure::harness(format!("writing the run report: {e}")))?;
+    manifest.phases = progress.phase_times();
+    store.write_manifest(&manifest)?;
     if args.json {
         println!(
             "{}",

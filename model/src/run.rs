@@ -38,6 +38,17 @@ pub struct Manifest {
     /// that the checkers reading them say so instead of guessing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs_unobserved: Option<String>,
+    /// Where the run's wall time went, phase by phase (start-up, the run, final reads,
+    /// teardown, checks, report): what a run costs beyond its own time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTime>,
+}
+
+/// One phase of a run and how long it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTime {
+    pub phase: String,
+    pub seconds: f64,
 }
 
 /// Separate budgets for crashes (u) and commission faults (r), after UpRight: safety must

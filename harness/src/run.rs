@@ -544,22 +544,7 @@ async fn drive(
             addressing.proxy_ip
         ))
     })?;
-    let peers: Vec<Peer> = (0..n as NodeId)
-        .map(|id| {
-            let endpoint = proxy.endpoint(id);
-            let more = plan.more_ports.iter().enumerate();
-            Peer {
-                id,
-                host: endpoint.ip().to_string(),
-                port: endpoint.port(),
-                ports: more
-                    .filter_map(|(k, (name, _))| {
-                        Some((name.clone(), proxy.port_endpoint(id, k + 1)?.port()))
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let peers = peers_through(&proxy, plan);
     let links = proxy.links();
     let twin_control = proxy.twins();
     if let Some(twins) = &mut twins {
@@ -568,40 +553,7 @@ async fn drive(
     *proxy_slot = Some(proxy);
 
     progress.phase("starting nodes");
-    for &(id, slot) in &instances {
-        let data_dir = backend.lock().await.data_dir(slot as NodeId);
-        let context = plan.node_context(
-            id,
-            addressing.node_ips[slot].to_string(),
-            data_dir.display().to_string(),
-            &peers,
-            &keys,
-        );
-        let launch = plan.templates.render(&context).map_err(Failure::usage)?;
-        let what = if slot == id as usize {
-            format!("starting node {id}")
-        } else {
-            format!("starting the twin of node {id}")
-        };
-        backend
-            .lock()
-            .await
-            .start_node(slot as NodeId, launch)
-            .await
-            .map_err(harness(&what))?;
-    }
-    let every_api: Vec<SocketAddr> = addressing
-        .node_ips
-        .iter()
-        .map(|ip| SocketAddr::new(*ip, node_spec.api_port))
-        .collect();
-    let readiness = match plan.target.spec.observe.ready.as_str() {
-        "tcp" => Readiness::Tcp,
-        _ => Readiness::Health,
-    };
-    traitor_cluster::wait_ready(&every_api, readiness, STARTUP_LIMIT)
-        .await
-        .map_err(harness("starting the nodes"))?;
+    start_nodes(plan, backend, &instances, &addressing, &peers, &keys).await?;
     // Clients, nemesis and log reads address the n nodes; twins only take part.
     let connectors = Connectors::start(ConnectorSetup {
         target: &plan.target,
@@ -719,6 +671,74 @@ async fn drive(
             "could not read the final log of node(s) {unread:?}"
         ));
     }
+    Ok(())
+}
+
+/// Every node as the others dial it: the proxy's endpoints for its node-to-node ports.
+fn peers_through(proxy: &Proxy, plan: &Plan) -> Vec<Peer> {
+    (0..plan.n)
+        .map(|id| {
+            let endpoint = proxy.endpoint(id);
+            let more = plan.more_ports.iter().enumerate();
+            Peer {
+                id,
+                host: endpoint.ip().to_string(),
+                port: endpoint.port(),
+                ports: more
+                    .filter_map(|(k, (name, _))| {
+                        Some((name.clone(), proxy.port_endpoint(id, k + 1)?.port()))
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Starts every node instance (node, backend slot) with its rendered arguments,
+/// environment and files, then waits until all are ready.
+async fn start_nodes(
+    plan: &Plan,
+    backend: &Arc<Mutex<Box<dyn ClusterBackend>>>,
+    instances: &[(NodeId, usize)],
+    addressing: &traitor_cluster::Addressing,
+    peers: &[Peer],
+    keys: &Keys,
+) -> Result<(), Failure> {
+    for &(id, slot) in instances {
+        let data_dir = backend.lock().await.data_dir(slot as NodeId);
+        let context = plan.node_context(
+            id,
+            addressing.node_ips[slot].to_string(),
+            data_dir.display().to_string(),
+            peers,
+            keys,
+        );
+        let launch = plan.templates.render(&context).map_err(Failure::usage)?;
+        let what = if slot == id as usize {
+            format!("starting node {id}")
+        } else {
+            format!("starting the twin of node {id}")
+        };
+        backend
+            .lock()
+            .await
+            .start_node(slot as NodeId, launch)
+            .await
+            .map_err(|e| Failure::harness(format!("{what}: {e}")))?;
+    }
+    let api_port = plan.target.spec.node.api_port;
+    let every_api: Vec<SocketAddr> = addressing
+        .node_ips
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, api_port))
+        .collect();
+    let readiness = match plan.target.spec.observe.ready.as_str() {
+        "tcp" => Readiness::Tcp,
+        _ => Readiness::Health,
+    };
+    traitor_cluster::wait_ready(&every_api, readiness, STARTUP_LIMIT)
+        .await
+        .map_err(|e| Failure::harness(format!("starting the nodes: {e}")))?;
     Ok(())
 }
 

@@ -67,11 +67,22 @@ pub fn require_format(text: &str) -> Result<HistoryFormat, ParseError> {
     })
 }
 
+/// History lines longer than this are refused: one event's value is small, and a parsed
+/// line takes many times its length in memory (a one-line vector of 50 MB took 2.9 GB).
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
 /// Parses one line. `Ok(None)` for blank lines and non-client events.
 pub fn parse_line(format: HistoryFormat, line: &str) -> Result<Option<Event>, String> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
+    }
+    if line.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "{} bytes on one line; a history event is at most {} MiB",
+            line.len(),
+            MAX_LINE_BYTES >> 20
+        ));
     }
     match format {
         HistoryFormat::Jsonl => serde_json::from_str(line)

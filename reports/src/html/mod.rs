@@ -36,11 +36,6 @@ use std::path::{Path, PathBuf};
 pub enum ReportError {
     #[error("{path}: not a run folder (it has neither manifest.json nor history.jsonl); pass the folder `traitor run` wrote")]
     NotARun { path: PathBuf },
-    #[error("reading {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("writing the report {path}: {source} (the run folder must be writable)")]
     Write {
         path: PathBuf,

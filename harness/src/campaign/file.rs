@@ -25,6 +25,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use traitor_model::run::MAX_NODES;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -147,6 +148,12 @@ fn correct_only() -> Vec<String> {
     vec!["correct".into()]
 }
 
+/// The longest `time`, `recover` or `settle` a campaign may set.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The most seeds one group may run, so a typo cannot plan a billion runs.
+pub const MAX_SEEDS: u64 = 10_000;
+
 /// Durations of every run, parsed.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -185,11 +192,17 @@ impl CampaignFile {
         Ok(name)
     }
 
-    /// The run durations, checked.
+    /// The run durations, checked: each at most a day; `time` and `recover` more than 0.
     pub fn timing(&self) -> Result<Timing, String> {
         let parse = |field: &str, text: &str| {
-            humantime::parse_duration(text)
-                .map_err(|e| format!("{field} = {text:?}: {e} (write e.g. \"10s\")"))
+            let d = humantime::parse_duration(text)
+                .map_err(|e| format!("{field} = {text:?}: {e} (write e.g. \"10s\")"))?;
+            if d > MAX_DURATION || (d.is_zero() && field != "settle") {
+                return Err(format!(
+                    "{field} = {text:?}: expected more than 0s and at most 24h (write e.g. \"10s\")"
+                ));
+            }
+            Ok(d)
         };
         let timing = Timing {
             time: parse("time", &self.time)?,
@@ -231,6 +244,11 @@ impl CampaignFile {
             if set.nemesis.is_some() && set.nemesis_file.is_some() {
                 return Err(format!(
                     "[faults.{name}]: set nemesis or nemesis_file, not both"
+                ));
+            }
+            if let Some(crash) = set.crash.filter(|&u| u > MAX_NODES) {
+                return Err(format!(
+                    "[faults.{name}]: crash = {crash}: expected at most the cluster size (and at most {MAX_NODES})"
                 ));
             }
             if !set.adversaries.is_empty()
@@ -299,6 +317,15 @@ impl std::str::FromStr for Seeds {
 }
 
 fn check_seeds(field: &str, seeds: &Seeds) -> Result<(), String> {
+    let count = match seeds {
+        Seeds::Count(k) => *k,
+        Seeds::List(list) => list.len() as u64,
+    };
+    if count > MAX_SEEDS {
+        return Err(format!(
+            "{field}: {count} seeds; at most {MAX_SEEDS} per group (run more in several campaigns)"
+        ));
+    }
     let values = seeds.values();
     if values.is_empty() {
         return Err(format!("{field}: no seed; expected a count >= 1 or a list"));
@@ -375,6 +402,27 @@ mod tests {
                 "min_detection_rate",
             ),
             ("backend = \"k8s\"\n[[group]]\ntarget = \"t\"", "backend"),
+            ("time = \"0s\"\n[[group]]\ntarget = \"t\"", "time = \"0s\""),
+            (
+                "recover = \"0s\"\n[[group]]\ntarget = \"t\"",
+                "recover = \"0s\"",
+            ),
+            (
+                "time = \"100000h\"\n[[group]]\ntarget = \"t\"",
+                "at most 24h",
+            ),
+            (
+                "seeds = 1000000000\n[[group]]\ntarget = \"t\"",
+                "at most 10000",
+            ),
+            (
+                "[[group]]\ntarget = \"t\"\nseeds = 18446744073709551615",
+                "at most 10000",
+            ),
+            (
+                "[faults.a]\ncrash = 100000\n[[group]]\ntarget = \"t\"",
+                "[faults.a]: crash = 100000",
+            ),
             (
                 "[faults.a]\nadversaries = [\"omit\"]\n[[group]]\ntarget = \"t\"",
                 "[faults.a]",

@@ -179,7 +179,7 @@ fn keep_campaign_file(file: &Path, dir: &Path) -> Result<(), Failure> {
     if let Ok(old) = std::fs::read_to_string(&kept) {
         if old != text {
             warning(format!(
-                "{} differs from the file this campaign folder was started with; finished runs of the same name are kept, and judged against the new expectations",
+                "{} differs from the file this campaign folder was started with; a finished run is kept only where its plan is unchanged, the others run again",
                 file.display()
             ));
         }

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use traitor_checkers::files::{read_named, MAX_DOCUMENT_BYTES};
 use traitor_model::run::MAX_NODES;
 
 /// The file as written.
@@ -148,6 +149,14 @@ fn correct_only() -> Vec<String> {
     vec!["correct".into()]
 }
 
+/// A campaign file's text: a regular file of at most 64 MiB in UTF-8 (a FIFO or device
+/// named by mistake is refused, not waited on).
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_named(path, MAX_DOCUMENT_BYTES)
+        .map_err(|e| format!("{}: not read: it {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))
+}
+
 /// The longest `time`, `recover` or `settle` a campaign may set.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
@@ -165,9 +174,7 @@ pub struct Timing {
 impl CampaignFile {
     /// Reads and parses the file; syntax and unknown fields are errors naming the line.
     pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        toml::from_str(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The campaign's name: `name`, else the file's stem. Safe as a folder name.

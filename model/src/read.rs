@@ -266,6 +266,45 @@ mod tests {
             let _ = parse_history(&s);
         }
 
+        /// Issue 20's shapes: every kind of nesting at any depth, and numbers of any length,
+        /// are read or refused with a reason, never a crash; the limits are exact.
+        #[test]
+        fn hostile_edn_shapes_are_read_or_refused(
+            opens in proptest::collection::vec(prop::sample::select(vec!["[", "(", "{:a ", "#{", "#t/x "]), 0..600),
+            digits in 1usize..6000,
+            suffix in prop::sample::select(vec!["", "N", "M", ".5M"]),
+        ) {
+            let closes: String = opens
+                .iter()
+                .rev()
+                .map(|o| match *o { "[" => "]", "(" => ")", "#t/x " => "", _ => "}" })
+                .collect();
+            let value = format!("{}{}{suffix}{closes}", opens.concat(), "7".repeat(digits));
+            let line = format!("{{:type :invoke, :f :write, :value {value}, :process 0}}");
+            let result = parse_line(HistoryFormat::Edn, &line);
+            // The map around the value is one level too.
+            if opens.len() + 1 > crate::edn::MAX_DEPTH {
+                prop_assert!(result.unwrap_err().contains("nested more than"));
+            } else if digits + suffix.len() > crate::edn::MAX_NUMBER_CHARS {
+                prop_assert!(result.unwrap_err().contains("a number of"));
+            } else {
+                // A plain integer past i64 is an error of its own; anything else reads.
+                let overflows = suffix.is_empty() && digits > 18;
+                prop_assert!(result.is_ok() || overflows, "{:?}", result);
+            }
+        }
+
+        #[test]
+        fn deep_json_is_refused_not_a_stack_overflow(depth in 0usize..20_000) {
+            let line = format!(
+                "{{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":{}1{}}}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let result = parse_line(HistoryFormat::Jsonl, &line);
+            prop_assert_eq!(result.is_ok(), depth < 127, "{:?}", result.err());
+        }
+
         #[test]
         fn any_truncation_of_a_valid_file_is_read_or_named(cut in 0usize..200) {
             let text = format!("{JSONL}{JSONL}");

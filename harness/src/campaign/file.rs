@@ -444,6 +444,38 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Hostile values in every field that sizes the plan: read, validated and timed
+        /// without a panic, and refused with the field named when out of bounds.
+        #[test]
+        fn hostile_campaign_fields_are_refused_by_name(
+            seeds in proptest::prop_oneof![proptest::num::u64::ANY, 0u64..20_000],
+            crash in proptest::num::u32::ANY,
+            time in "[0-9]{1,25}(ns|ms|s|m|h|d|y|)",
+            parallel in proptest::num::u64::ANY,
+            noise in "[ -~\n]{0,40}",
+        ) {
+            let text = format!(
+                "seeds = {seeds}\ntime = {time:?}\nparallel = {parallel}\n\
+                 [faults.a]\ncrash = {crash}\n[[group]]\ntarget = \"t\"\n"
+            );
+            let Ok(file) = toml::from_str::<CampaignFile>(&text) else {
+                // Out of range for the field's type: serde names it; nothing to plan.
+                return Ok(());
+            };
+            let checked = file.validate().and_then(|()| file.timing().map(drop));
+            if seeds > MAX_SEEDS {
+                proptest::prop_assert!(checked.unwrap_err().contains("seeds"));
+            } else if crash > MAX_NODES {
+                proptest::prop_assert!(checked.unwrap_err().contains("crash"));
+            }
+            let _ = toml::from_str::<CampaignFile>(&format!("{text}{noise}"))
+                .map(|f| (f.validate(), f.timing()));
+            let more = format!("{seeds}").parse::<Seeds>().unwrap();
+            let _ = toml::from_str::<CampaignFile>(&text).unwrap().with_seeds(more);
+        }
+    }
+
     #[test]
     fn names_must_be_folder_safe() {
         let file = parse("name = \"../x\"\n[[group]]\ntarget = \"t\"").unwrap();

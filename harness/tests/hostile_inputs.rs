@@ -81,7 +81,12 @@ fn the_report_never_quotes_a_file_a_log_links_to() {
     symlink(&secret, run.join("logs/0.log")).unwrap();
     mkfifo(&run.join("logs/1.log"));
     symlink("/dev/zero", run.join("logs/2.log")).unwrap();
+    // The report itself, linked out of the folder, is replaced rather than written through.
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    symlink(&victim, run.join("report.html")).unwrap();
     traitor().arg("report").arg(&run).assert().code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(!html.contains("s3cret"), "the linked file was quoted");
     assert!(html.contains("is a symbolic link"));

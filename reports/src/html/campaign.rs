@@ -44,7 +44,7 @@ pub fn write_campaign_report(dir: &Path) -> Result<PathBuf, CampaignReportError>
         .ok_or_else(|| why("missing".into()))?;
     let summary: Summary = serde_json::from_slice(&text).map_err(|e| why(e.to_string()))?;
     let out = dir.join("report.html");
-    std::fs::write(&out, render_campaign_report(&summary)).map_err(|source| {
+    super::write_in_place(&out, render_campaign_report(&summary).as_bytes()).map_err(|source| {
         CampaignReportError::Write {
             path: out.clone(),
             source,

@@ -24,6 +24,9 @@ use traitor_harness::campaign::{file::CampaignFile, plan::plan};
 use traitor_model::read::{parse_history, parse_line, parse_records, HistoryFormat};
 use traitor_model::{CommitRead, FaultRecord};
 
+/// One reader under test, fed one input at a time.
+type Reader = Box<dyn FnMut(&[u8])>;
+
 /// An input slower than this is reported as a hang.
 const SLOW: Duration = Duration::from_secs(1);
 
@@ -37,7 +40,7 @@ fn main() {
     let seed: u64 = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let work = tempfile::tempdir().expect("a temporary folder");
-    let mut target: Box<dyn FnMut(&[u8])> = match reader {
+    let mut target: Reader = match reader {
         "jsonl" => Box::new(|input| history(input, HistoryFormat::Jsonl)),
         "edn" => Box::new(|input| history(input, HistoryFormat::Edn)),
         "run-folder" => run_folder(&repo, work.path()),
@@ -86,7 +89,7 @@ fn history(input: &[u8], format: HistoryFormat) {
 
 /// Each input replaces one file of a copy of the example run folder, which is then loaded
 /// and checked as `traitor check` does.
-fn run_folder(repo: &Path, work: &Path) -> Box<dyn FnMut(&[u8])> {
+fn run_folder(repo: &Path, work: &Path) -> Reader {
     let sample = repo.join("examples/histories/pbft-sample-run");
     let dir = work.join("run");
     std::fs::create_dir_all(&dir).expect("run folder");
@@ -115,7 +118,7 @@ fn run_folder(repo: &Path, work: &Path) -> Box<dyn FnMut(&[u8])> {
 
 /// Each input is a campaign file beside copies of the example folders it names, read,
 /// validated and planned as `traitor campaign` does before anything runs.
-fn campaign(repo: &Path, work: &Path) -> Box<dyn FnMut(&[u8])> {
+fn campaign(repo: &Path, work: &Path) -> Reader {
     let examples = work.join("examples");
     std::fs::create_dir_all(&examples).expect("examples folder");
     for (link, to) in [

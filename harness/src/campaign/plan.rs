@@ -248,6 +248,7 @@ fn absolute_plugin(spec: &str, base: &Path) -> String {
 }
 
 /// Validates one run as `traitor run` would and derives its expectation.
+#[allow(clippy::too_many_arguments)]
 fn planned_run(
     target: &Target,
     variant: Option<&Variant>,

@@ -192,7 +192,7 @@ impl RunData {
             };
             let rel = format!("logs/{file}");
             let read = open_in(&self.dir, &rel, u64::MAX)
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("it {e}"))
                 .and_then(|opened| {
                     let (file, size) = opened.ok_or("it vanished while read")?;
                     read_log(name, file, size).map_err(|e| e.to_string())

@@ -4,12 +4,12 @@
 //! tag chains, huge sizes, endless lines). A panic, or an input taking over a second, is a
 //! finding: it is counted and saved beside the current folder.
 //!
-//! Run (each reader, one million inputs; peak memory from GNU time):
+//! Run (each reader, one million inputs or 30 minutes; peak memory from GNU time):
 //!
 //! ```text
 //! cargo build --release -p traitor-harness --example fuzz_readers
 //! for r in jsonl edn run-folder campaign; do
-//!   nice -n 10 /usr/bin/time -v target/release/examples/fuzz_readers $r 1000000
+//!   nice -n 10 /usr/bin/time -v target/release/examples/fuzz_readers $r 1000000 1800
 //! done
 //! ```
 
@@ -37,16 +37,26 @@ fn main() {
         .get(2)
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
-    let seed: u64 = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
+    // On a shared machine a time budget ends the run too (the issue's "or 30 minutes").
+    let budget = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::MAX, Duration::from_secs);
+    let seed: u64 = args.get(4).and_then(|n| n.parse().ok()).unwrap_or(1);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let work = tempfile::tempdir().expect("a temporary folder");
+    // In memory where the machine has it: the run-folder reader writes a file per input.
+    let work = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("a temporary folder");
     let mut target: Reader = match reader {
         "jsonl" => Box::new(|input| history(input, HistoryFormat::Jsonl)),
         "edn" => Box::new(|input| history(input, HistoryFormat::Edn)),
         "run-folder" => run_folder(&repo, work.path()),
         "campaign" => campaign(&repo, work.path()),
         _ => {
-            eprintln!("usage: fuzz_readers jsonl|edn|run-folder|campaign [INPUTS] [SEED]");
+            eprintln!(
+                "usage: fuzz_readers jsonl|edn|run-folder|campaign [INPUTS] [SECONDS] [SEED]"
+            );
             std::process::exit(2);
         }
     };
@@ -55,7 +65,14 @@ fn main() {
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut crashes, mut hangs, mut slowest) = (0u64, 0u64, Duration::ZERO);
     let started = Instant::now();
+    let mut done = 0;
     for i in 0..inputs {
+        if started.elapsed() > budget {
+            break;
+        }
+        if i % 100_000 == 0 {
+            eprintln!("{reader}: {i} inputs after {:.0?}", started.elapsed());
+        }
         let input = mutate(&corpus[rng.random_range(0..corpus.len())], &mut rng);
         let at = Instant::now();
         let crashed = catch_unwind(AssertUnwindSafe(|| target(&input))).is_err();
@@ -66,11 +83,12 @@ fn main() {
             *if crashed { &mut crashes } else { &mut hangs } += 1;
             let _ = std::fs::write(format!("fuzz-{reader}-{kind}-{i}"), &input);
         }
+        done += 1;
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{reader}: {inputs} inputs in {secs:.1} s ({:.0}/s), crashes {crashes}, hangs (> {SLOW:?}) {hangs}, slowest {slowest:?}",
-        inputs as f64 / secs
+        "{reader}: {done} inputs in {secs:.1} s ({:.0}/s), crashes {crashes}, hangs (> {SLOW:?}) {hangs}, slowest {slowest:?}",
+        done as f64 / secs
     );
     if crashes + hangs > 0 {
         std::process::exit(1);
@@ -101,12 +119,13 @@ fn run_folder(repo: &Path, work: &Path) -> Reader {
     ];
     let mut turn = 0;
     let budget = Budget::new(Duration::from_millis(200), 64 << 20);
-    for name in files {
-        std::fs::copy(sample.join(name), dir.join(name)).expect("copying the sample");
+    let originals = files.map(|name| std::fs::read(sample.join(name)).expect("the sample"));
+    for (name, text) in files.iter().zip(&originals) {
+        std::fs::write(dir.join(name), text).expect("copying the sample");
     }
     Box::new(move |input| {
         // Restore the file the last input replaced, then replace the next one.
-        let _ = std::fs::copy(sample.join(files[turn]), dir.join(files[turn]));
+        let _ = std::fs::write(dir.join(files[turn]), &originals[turn]);
         turn = (turn + 1) % files.len();
         std::fs::write(dir.join(files[turn]), input).expect("writing the input");
         if let Ok(run) = RunFolder::load(&dir) {

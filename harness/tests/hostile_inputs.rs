@@ -227,6 +227,14 @@ fn campaign_sizes_and_times_are_bounded_with_the_field_named() {
             "time = \"0s\": expected more than 0s",
         ),
     ];
+    let huge = dir.path().join("nodes.toml");
+    let text =
+        format!("backend = \"process\"\n[[group]]\ntarget = {target:?}\nnodes = [1000000000]\n");
+    std::fs::write(&huge, text).unwrap();
+    let cases = cases.into_iter().chain([(
+        huge,
+        "nodes lists 1000000000: expected cluster sizes from 1 to 1000",
+    )]);
     for (file, needle) in cases {
         traitor()
             .arg("campaign")

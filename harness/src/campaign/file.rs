@@ -281,6 +281,11 @@ impl CampaignFile {
                     ));
                 }
             }
+            if let Some(n) = group.nodes.iter().find(|&&n| n == 0 || n > MAX_NODES) {
+                return Err(format!(
+                    "{at}: nodes lists {n}: expected cluster sizes from 1 to {MAX_NODES}"
+                ));
+            }
             if let Some(seeds) = &group.seeds {
                 check_seeds(&format!("{at}: seeds"), seeds)?;
             }
@@ -429,6 +434,10 @@ mod tests {
             (
                 "[faults.a]\ncrash = 100000\n[[group]]\ntarget = \"t\"",
                 "[faults.a]: crash = 100000",
+            ),
+            (
+                "[[group]]\ntarget = \"t\"\nnodes = [4, 1000000000]",
+                "nodes lists 1000000000",
             ),
             (
                 "[faults.a]\nadversaries = [\"omit\"]\n[[group]]\ntarget = \"t\"",

@@ -327,3 +327,42 @@ fn a_plugin_that_refuses_the_hello_does_not_start() {
     assert!(err.contains("answered the hello with"), "{err}");
     assert!(err.contains("expected {\"ok\":true}"), "{err}");
 }
+
+#[test]
+fn a_plugins_forked_children_end_with_it_and_its_stderr_is_quoted_plain_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    let (_plugin_dir, path) = script(&format!(
+        "import subprocess\n\
+         child = subprocess.Popen(['sleep', '600'])\n\
+         open({pid_file:?}, 'w').write(str(child.pid))\n\
+         json.loads(sys.stdin.readline())\nprint('{{\"ok\": true}}', flush=True)\n\
+         sys.stdin.readline()\n\
+         sys.stderr.write('x' * (8 << 20) + '\\n')\n\
+         sys.stderr.write('\\x1b[2J\\x1b]0;pwned\\x07boom\\n')\nsys.stderr.flush()\nsys.exit(7)\n",
+    ));
+    let mut chain = chain(&path).unwrap();
+    let (fatal, _) = fatal_of(&mut chain);
+    assert!(fatal.contains("boom"), "{fatal}");
+    assert!(
+        !fatal.contains('\x1b') && !fatal.contains("pwned"),
+        "{fatal:?}"
+    );
+    assert!(
+        fatal.len() < 10_000,
+        "stderr quoted whole: {} bytes",
+        fatal.len()
+    );
+    let child: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    drop(chain);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Gone, or a zombie waiting for init to reap it: either way no longer running.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{child}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    while running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(), "the plugin's child {child} outlived it");
+}

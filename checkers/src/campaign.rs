@@ -22,6 +22,10 @@ pub struct RunRecord {
     pub n: u32,
     pub seed: u64,
     pub expectation: Expectation,
+    /// The planned run's fingerprint (arguments and the files they name): a resumed
+    /// campaign keeps this record only if the run it plans now has the same one.
+    #[serde(default)]
+    pub fingerprint: String,
     /// Each checker's answer, from the run's `verdict.json`.
     pub found: BTreeMap<String, Validity>,
     pub outcome: Outcome,
@@ -209,6 +213,7 @@ mod tests {
             n: 4,
             seed: 1,
             expectation,
+            fingerprint: String::new(),
             found,
             outcome,
             evidence: String::new(),

@@ -10,6 +10,7 @@ pub mod agreement;
 pub mod budget;
 pub mod campaign;
 pub mod detectors;
+pub mod files;
 pub mod input;
 pub mod linearizability;
 pub mod models;

@@ -154,6 +154,11 @@ impl fmt::Display for Model {
     }
 }
 
+/// Workloads whose histories have no sequential model (the generals' orders): a run of one is
+/// judged by agreement, validity and termination alone. Any other name a manifest gives
+/// that is not a [`Model`] leaves linearizability unknown, never skipped.
+pub const WORKLOADS_WITHOUT_MODEL: &[&str] = &["generals"];
+
 impl FromStr for Model {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -241,3 +241,43 @@ fn the_manifest_model_drives_linearizability() {
         .unwrap();
     assert_eq!(lin.valid, Validity::Violated, "{lin:?}");
 }
+
+#[test]
+fn a_model_traitor_does_not_know_leaves_linearizability_unknown_never_skipped() {
+    let mut history = healthy_history();
+    history.push(json!({"process": 3, "type": "invoke", "f": "read", "key": "k1", "node": 0, "time": 1300, "client": "c3", "req": 1}));
+    history.push(json!({"process": 3, "type": "ok", "f": "read", "key": "k1", "value": 42, "node": 0, "time": 1400}));
+    let linearizability = |model: &str| {
+        let mut m = manifest(&[]);
+        m["model"] = json!(model);
+        Run::new(m, &history, &healthy_commits())
+            .load()
+            .check(None, &Budget::default())
+            .into_iter()
+            .find(|r| r.checker == "linearizability")
+    };
+    let lin = linearizability("KV").expect("an unknown model is not skipped");
+    assert_eq!(lin.valid, Validity::Unknown, "{lin:?}");
+    assert!(lin.summary.contains("unknown model `KV`"), "{lin:?}");
+    // The generals' orders have no sequential model: judged by the other checkers alone.
+    assert!(linearizability("generals").is_none());
+}
+
+#[test]
+fn a_manifest_with_impossible_sizes_is_refused_with_the_field() {
+    for (field, value, needle) in [
+        ("n", json!(1_000_000_000u32), "n = 1000000000"),
+        ("n", json!(0), "n = 0"),
+        ("f", json!(4), "f = 4"),
+        ("byzantine", json!([9]), "node 9"),
+    ] {
+        let mut m = manifest(&[]);
+        m[field] = value;
+        let run = Run::new(m, &healthy_history(), &healthy_commits());
+        let err = RunFolder::load(run.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("manifest.json") && err.contains(needle),
+            "{err}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
+use traitor_checkers::files::{read_named, MAX_RECORDS_BYTES};
 use traitor_checkers::input::load_history;
 use traitor_checkers::run_folder::RunFolder;
 use traitor_checkers::verdict::panic_message;
@@ -107,7 +108,7 @@ fn check_input(path: &Path, args: &CheckArgs) -> Result<InputVerdict, String> {
     let model: Model = args.model.ok_or_else(|| {
         "a history file needs --model (register, cas-register, kv, counter or set); only run folders name their own".to_string()
     })?;
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = read_named(path, MAX_RECORDS_BYTES).map_err(|e| format!("not read: it {e}"))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "not UTF-8 text (byte {}): is this a history?",

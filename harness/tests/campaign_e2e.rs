@@ -216,3 +216,55 @@ fn a_bad_campaign_file_exits_2_naming_the_field() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn a_campaign_edited_between_two_invocations_reruns_the_changed_run_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("runs");
+    let file = tmp.path().join("edited.toml");
+    let write = |time: &str| {
+        let text = format!(
+            "name = \"edited\"\nbackend = \"process\"\ntime = \"{time}\"\nrecover = \"5s\"\n\
+             settle = \"3s\"\nrun_args = [\"--rate\", \"20\"]\n[faults.quiet]\nnemesis = \"none\"\n\
+             [[group]]\ntarget = {:?}\n",
+            workspace().join("targets/pbft")
+        );
+        std::fs::write(&file, text).unwrap();
+    };
+    let invoke = || {
+        let out = traitor()
+            .args(["campaign", "--json"])
+            .arg(&file)
+            .arg("--store")
+            .arg(&store)
+            .timeout(Duration::from_secs(300))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+        stderr
+    };
+    let resumed = || {
+        let text = std::fs::read_to_string(store.join("edited/summary.json")).unwrap();
+        let summary: Value = serde_json::from_str(&text).unwrap();
+        summary["runs"][0]["resumed"] == true
+    };
+    write("2s");
+    invoke();
+    write("3s");
+    let stderr = invoke();
+    assert!(
+        stderr.contains("finished earlier under another plan")
+            && stderr.contains("0 already finished"),
+        "{stderr}"
+    );
+    assert!(!resumed(), "the edited run ran again");
+    let set_aside = std::fs::read_dir(store.join("edited/interrupted"))
+        .unwrap()
+        .count();
+    assert_eq!(set_aside, 1, "the earlier run's folder is kept");
+    // Unchanged since: kept.
+    let stderr = invoke();
+    assert!(stderr.contains("1 already finished"), "{stderr}");
+    assert!(resumed());
+}

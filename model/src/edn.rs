@@ -8,8 +8,17 @@ use crate::history::{Event, EventKind};
 use edn_format::Value as Edn;
 use serde_json::{Map, Number, Value};
 
+/// Values nested deeper than this are refused: the EDN parser recurses once per level, and
+/// no Jepsen history nests more than a few levels.
+pub const MAX_DEPTH: usize = 128;
+
+/// Number tokens longer than this are refused: big integers (`...N`) and decimals (`...M`)
+/// are parsed in time quadratic in their length.
+pub const MAX_NUMBER_CHARS: usize = 4096;
+
 /// Converts one EDN line. `Ok(None)` for lines that are not client operations.
 pub fn event_from_edn(line: &str) -> Result<Option<Event>, String> {
+    check_shape(line)?;
     let parsed = edn_format::parse_str(line).map_err(|e| format!("invalid EDN {e}"))?;
     let map = match unwrap_tags(&parsed) {
         Edn::Map(map) => map,
@@ -64,6 +73,94 @@ pub fn event_from_edn(line: &str) -> Result<Option<Event>, String> {
         .map(|n| u32::try_from(n).map_err(|_| format!(":node {n} is out of range")))
         .transpose()?;
     Ok(Some(event))
+}
+
+/// Refuses, before the parser sees it, a line nested deeper than [`MAX_DEPTH`] (collections
+/// and tags both count: `#a #b 1` is two levels) or with a number token longer than
+/// [`MAX_NUMBER_CHARS`]. Anything else malformed is left to the parser to name.
+fn check_shape(line: &str) -> Result<(), String> {
+    // Tags waiting for their value, per open collection: a tag nests the value after it.
+    let mut pending: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    let mut bytes = line.bytes().peekable();
+    // The value just read completes the tags waiting at its level.
+    let value_done = |pending: &mut Vec<usize>, depth: &mut usize| {
+        if let Some(tags) = pending.last_mut() {
+            *depth -= std::mem::take(tags);
+        }
+    };
+    while let Some(b) = bytes.next() {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => continue,
+            b';' => break,
+            b'[' | b'(' | b'{' => {
+                depth += 1;
+                pending.push(0);
+            }
+            b'#' if bytes.peek() == Some(&b'{') => {
+                bytes.next();
+                depth += 1;
+                pending.push(0);
+            }
+            b'#' => {
+                // A tag (`#inst`, `#jepsen.history.Op`) or a discard (`#_`): its symbol is
+                // read with the `#`, and what follows is nested in it.
+                while bytes
+                    .next_if(|c| !c.is_ascii_whitespace() && !b"[](){}\",;".contains(c))
+                    .is_some()
+                {}
+                depth += 1;
+                if let Some(tags) = pending.last_mut() {
+                    *tags += 1;
+                }
+            }
+            b']' | b')' | b'}' => {
+                if pending.len() > 1 {
+                    depth -= 1 + pending.pop().unwrap_or(0);
+                }
+                value_done(&mut pending, &mut depth);
+            }
+            b'"' => {
+                while let Some(c) = bytes.next() {
+                    match c {
+                        b'\\' => {
+                            bytes.next();
+                        }
+                        b'"' => break,
+                        _ => {}
+                    }
+                }
+                value_done(&mut pending, &mut depth);
+            }
+            first => {
+                // An atom: a number, keyword, symbol or character, up to the next delimiter.
+                let mut len = 1;
+                if first == b'\\' {
+                    bytes.next();
+                    len += 1;
+                }
+                while bytes
+                    .next_if(|c| !c.is_ascii_whitespace() && !b"[](){}\",;".contains(c))
+                    .is_some()
+                {
+                    len += 1;
+                }
+                let numeric = first.is_ascii_digit() || b"+-".contains(&first);
+                if numeric && len > MAX_NUMBER_CHARS {
+                    return Err(format!(
+                        "a number of {len} characters; at most {MAX_NUMBER_CHARS} are read"
+                    ));
+                }
+                value_done(&mut pending, &mut depth);
+            }
+        }
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "values nested more than {MAX_DEPTH} deep (collections and tags); a history event nests a few levels"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn non_negative(value: Option<&Edn>, name: &str) -> Result<Option<u64>, String> {
@@ -170,6 +267,49 @@ mod tests {
             event_from_edn("{:type :info, :f :start, :process :nemesis}").unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_parser_recurses() {
+        let deep = |open: &str, close: &str, depth: usize| {
+            format!(
+                "{{:type :invoke, :f :write, :value {}1{}, :process 0}}",
+                open.repeat(depth),
+                close.repeat(depth)
+            )
+        };
+        for (open, close) in [
+            ("[", "]"),
+            ("(", ")"),
+            ("{:a ", "}"),
+            ("#{", "}"),
+            ("#x ", ""),
+        ] {
+            let err = event_from_edn(&deep(open, close, 20_000)).unwrap_err();
+            assert!(err.contains("nested more than 128"), "{open}: {err}");
+            assert!(event_from_edn(&deep(open, close, 100)).is_ok(), "{open}");
+        }
+        // Tags that each tag a finished value do not add up.
+        let many = format!(
+            "{{:type :ok, :f :read, :value [{}], :process 0}}",
+            "#t/x \"u\" ".repeat(500)
+        );
+        assert_eq!(event_from_edn(&many).map(|_| ()), Ok(()));
+    }
+
+    #[test]
+    fn huge_numbers_are_refused_not_parsed_for_minutes() {
+        let line = format!(
+            "{{:type :ok, :f :read, :value {}N, :process 0}}",
+            "9".repeat(100_000)
+        );
+        let err = event_from_edn(&line).unwrap_err();
+        assert!(err.contains("a number of 100001 characters"), "{err}");
+        let line = format!(
+            "{{:type :ok, :f :read, :value {}N, :process 0}}",
+            "9".repeat(40)
+        );
+        assert!(event_from_edn(&line).is_ok());
     }
 
     #[test]

@@ -67,11 +67,22 @@ pub fn require_format(text: &str) -> Result<HistoryFormat, ParseError> {
     })
 }
 
+/// History lines longer than this are refused: one event's value is small, and a parsed
+/// line takes many times its length in memory (a one-line vector of 50 MB took 2.9 GB).
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+
 /// Parses one line. `Ok(None)` for blank lines and non-client events.
 pub fn parse_line(format: HistoryFormat, line: &str) -> Result<Option<Event>, String> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
+    }
+    if line.len() > MAX_LINE_BYTES {
+        return Err(format!(
+            "{} bytes on one line; a history event is at most {} MiB",
+            line.len(),
+            MAX_LINE_BYTES >> 20
+        ));
     }
     match format {
         HistoryFormat::Jsonl => serde_json::from_str(line)
@@ -253,6 +264,45 @@ mod tests {
         fn edn_like_noise_never_panics(s in "[{}\\[\\]#:() a-z0-9\"\\\\.^-]{0,80}") {
             let _ = parse_line(HistoryFormat::Edn, &s);
             let _ = parse_history(&s);
+        }
+
+        /// Issue 20's shapes: every kind of nesting at any depth, and numbers of any length,
+        /// are read or refused with a reason, never a crash; the limits are exact.
+        #[test]
+        fn hostile_edn_shapes_are_read_or_refused(
+            opens in proptest::collection::vec(prop::sample::select(vec!["[", "(", "{:a ", "#{", "#t/x "]), 0..600),
+            digits in 1usize..6000,
+            suffix in prop::sample::select(vec!["", "N", "M", ".5M"]),
+        ) {
+            let closes: String = opens
+                .iter()
+                .rev()
+                .map(|o| match *o { "[" => "]", "(" => ")", "#t/x " => "", _ => "}" })
+                .collect();
+            let value = format!("{}{}{suffix}{closes}", opens.concat(), "7".repeat(digits));
+            let line = format!("{{:type :invoke, :f :write, :value {value}, :process 0}}");
+            let result = parse_line(HistoryFormat::Edn, &line);
+            // The map around the value is one level too.
+            if opens.len() + 1 > crate::edn::MAX_DEPTH {
+                prop_assert!(result.unwrap_err().contains("nested more than"));
+            } else if digits + suffix.len() > crate::edn::MAX_NUMBER_CHARS {
+                prop_assert!(result.unwrap_err().contains("a number of"));
+            } else {
+                // A plain integer past i64 is an error of its own; anything else reads.
+                let overflows = suffix.is_empty() && digits > 18;
+                prop_assert!(result.is_ok() || overflows, "{:?}", result);
+            }
+        }
+
+        #[test]
+        fn deep_json_is_refused_not_a_stack_overflow(depth in 0usize..20_000) {
+            let line = format!(
+                "{{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":{}1{}}}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let result = parse_line(HistoryFormat::Jsonl, &line);
+            prop_assert_eq!(result.is_ok(), depth < 127, "{:?}", result.err());
         }
 
         #[test]

@@ -76,7 +76,36 @@ impl FaultBudget {
     }
 }
 
+/// The most nodes a manifest may name: far beyond any cluster traitor runs, and small
+/// enough that per-node tables built from `n` stay small.
+pub const MAX_NODES: u32 = 1000;
+
 impl Manifest {
+    /// Checks what the checkers size their work by (`n`, `f`, the Byzantine ids), so a
+    /// damaged or hostile manifest is refused with the field named instead of sizing an
+    /// allocation or skewing a verdict.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.n;
+        if n == 0 || n > MAX_NODES {
+            return Err(format!(
+                "n = {n}: expected a cluster size from 1 to {MAX_NODES}"
+            ));
+        }
+        if self.f >= n {
+            return Err(format!(
+                "f = {}: expected fewer tolerated faults than nodes (n = {n})",
+                self.f
+            ));
+        }
+        if let Some(node) = self.byzantine.iter().find(|&&node| node >= n) {
+            return Err(format!(
+                "byzantine names node {node}: node ids run from 0 to {} (n = {n})",
+                n - 1
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether a node is outside the Byzantine set.
     pub fn is_correct(&self, node: NodeId) -> bool {
         !self.byzantine.contains(&node)
@@ -138,4 +167,42 @@ pub struct FaultRecord {
     pub nodes: Vec<NodeId>,
     #[serde(default)]
     pub detail: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_names_its_bad_field() {
+        let ok = Manifest {
+            n: 4,
+            f: 1,
+            byzantine: vec![3],
+            ..Default::default()
+        };
+        assert_eq!(ok.validate(), Ok(()));
+        let cases = [
+            (
+                Manifest {
+                    n: 1_000_000_000,
+                    ..ok.clone()
+                },
+                "n = 1000000000",
+            ),
+            (Manifest { n: 0, ..ok.clone() }, "n = 0"),
+            (Manifest { f: 9, ..ok.clone() }, "f = 9"),
+            (
+                Manifest {
+                    byzantine: vec![4],
+                    ..ok.clone()
+                },
+                "node 4",
+            ),
+        ];
+        for (manifest, needle) in cases {
+            let err = manifest.validate().unwrap_err();
+            assert!(err.contains(needle), "{err} lacks {needle}");
+        }
+    }
 }

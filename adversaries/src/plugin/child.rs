@@ -5,11 +5,16 @@
 //! a bound: a dedicated thread does the pipe I/O (a write to a plugin that stopped reading
 //! blocks, and so does a read from one that stopped answering) and the caller waits on a
 //! channel with a deadline. A second thread keeps the last lines the plugin wrote to
-//! stderr, so a crash can be reported with its own words. Dropping the handle kills the
-//! process, which also ends both threads (their pipes close).
+//! stderr (each cut to a bounded length, terminal escape sequences and control characters
+//! removed), so a crash can be reported with its own words. The plugin leads its own
+//! process group; dropping the handle kills the whole group, so processes the plugin forked
+//! do not outlive the run, and that ends both threads (their pipes close).
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -20,6 +25,8 @@ use std::time::{Duration, Instant};
 const MAX_ANSWER: u64 = 16 << 20;
 /// Lines of the plugin's stderr kept for error messages.
 const STDERR_KEPT: usize = 5;
+/// Bytes of one stderr line kept; the rest of a longer line is read and dropped.
+const STDERR_LINE: u64 = 1024;
 /// How long a plugin that closed its stdout gets to exit, so its exit status can be told.
 const EXIT_GRACE: Duration = Duration::from_millis(200);
 
@@ -131,6 +138,11 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
+        // The group carries the plugin's pid (it leads it); killing the group also ends
+        // whatever it forked. The plugin itself is killed as well in case the group is gone.
+        if let Ok(pid) = i32::try_from(self.process.id()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -168,16 +180,61 @@ fn serve(
     }
 }
 
-/// Keeps the last few lines the plugin writes to stderr.
-fn keep_stderr(stderr: impl BufRead, kept: Arc<Mutex<VecDeque<String>>>) {
-    for line in stderr.split(b'\n') {
-        let Ok(line) = line else { return };
+/// Keeps the last few lines the plugin writes to stderr, each cut to [`STDERR_LINE`] bytes,
+/// so a plugin writing one endless line costs a bounded amount of memory.
+fn keep_stderr(mut stderr: impl BufRead, kept: Arc<Mutex<VecDeque<String>>>) {
+    loop {
+        let mut line = Vec::new();
+        match (&mut stderr).take(STDERR_LINE).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let cut = line.last() != Some(&b'\n') && line.len() as u64 == STDERR_LINE;
+        if cut && skip_line(&mut stderr).is_err() {
+            return;
+        }
+        let mut text = printable(&line);
+        if cut {
+            text.push_str(" [cut]");
+        }
         let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
-        kept.push_back(String::from_utf8_lossy(&line).trim_end().to_string());
+        kept.push_back(text);
         if kept.len() > STDERR_KEPT {
             kept.pop_front();
         }
     }
+}
+
+/// Reads and drops the rest of a line.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
+/// A stderr line as it may be quoted on a terminal: escape sequences stripped (a plugin
+/// must not recolour, move the cursor or retitle the user's terminal), and any other control
+/// character dropped.
+fn printable(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&strip_ansi_escapes::strip(line)).into_owned();
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 /// Starts `path`, retrying briefly while it is "text file busy": a plugin written just
@@ -187,6 +244,7 @@ fn spawn_retrying_busy(path: &Path) -> std::io::Result<std::process::Child> {
     let mut tries = 0;
     loop {
         let spawned = Command::new(path)
+            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -198,5 +256,22 @@ fn spawn_retrying_busy(path: &Path) -> std::io::Result<std::process::Child> {
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_lines_are_bounded_and_stripped() {
+        let long = "x".repeat(10 * STDERR_LINE as usize);
+        let input = format!("\x1b[31mred\x1b[0m \x1b]0;title\x07ok\r\n{long}\nlast\n");
+        let kept = Arc::new(Mutex::new(VecDeque::new()));
+        keep_stderr(input.as_bytes(), Arc::clone(&kept));
+        let kept: Vec<String> = kept.lock().unwrap().iter().cloned().collect();
+        assert_eq!(kept[0], "red ok");
+        assert!(kept[1].ends_with("[cut]") && kept[1].len() < STDERR_LINE as usize + 10);
+        assert_eq!(kept[2], "last");
     }
 }

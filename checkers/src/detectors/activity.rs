@@ -11,6 +11,10 @@ use traitor_model::NodeId;
 /// The width of one counting bin.
 pub const BIN_NS: u64 = 100_000_000;
 
+/// Bins of a day: a trace whose times claim more (a damaged or hostile `trace.jsonl`) is
+/// judged over its first day, so the per-bin counts stay small.
+const MAX_BINS: usize = 24 * 3600 * 10;
+
 /// How long one sender must stay silent, while its peers talk, to be suspected: longer
 /// than any pause of a busy correct node (retransmission timers, a slow disk), short
 /// enough to see a crash of a few seconds.
@@ -87,7 +91,9 @@ impl Span {
         }
         Some(Span {
             start: (first_seen[majority.max(2) - 1] / BIN_NS) as usize + 1,
-            end: (observed.trace_end() / BIN_NS) as usize,
+            end: usize::try_from(observed.trace_end() / BIN_NS)
+                .unwrap_or(MAX_BINS)
+                .min(MAX_BINS),
         })
     }
 
@@ -177,6 +183,15 @@ mod tests {
     }
 
     const SPAN: Span = Span { start: 1, end: 99 };
+
+    #[test]
+    fn a_trace_claiming_the_end_of_time_is_judged_over_a_day() {
+        use crate::detectors::testing::{chatter, line, observed};
+        let mut trace = chatter(4, 0, 1000);
+        trace.push(line(u64::MAX, 1, 2, "commit", 99, "ff"));
+        let span = Span::of(&observed(4, trace, Vec::new())).unwrap();
+        assert_eq!(span.bins(), MAX_BINS + 1);
+    }
 
     fn company(talkers: &[Counts], alive: Option<&Counts>) -> Vec<Silence> {
         let quiet = every(50, 0, 1000);

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use traitor_checkers::accuracy::{judge, Outcome};
 use traitor_checkers::campaign::RunRecord;
+use traitor_checkers::files::{read_in, MAX_DOCUMENT_BYTES};
 use traitor_checkers::{CheckResult, Validity};
 
 /// The record a finished run leaves in its folder.
@@ -44,12 +45,23 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A finished run's record from an earlier invocation, re-judged against today's
-    /// expectation; `None` when the run has to run (again).
+    /// A finished run's record from an earlier invocation of the same plan, re-judged
+    /// against today's expectation; `None` when the run has to run (again): it never ran,
+    /// ended in an error, or was planned differently (fault sets, times, arguments, the
+    /// target or a plugin changed), which is said.
     pub fn finished(&self, run: &PlannedRun) -> Option<RunRecord> {
-        let text = std::fs::read_to_string(self.dir.join(&run.id).join(RECORD)).ok()?;
-        let mut record: RunRecord = serde_json::from_str(&text).ok()?;
+        let text = read_in(&self.dir.join(&run.id), RECORD, MAX_DOCUMENT_BYTES)
+            .ok()
+            .flatten()?;
+        let mut record: RunRecord = serde_json::from_slice(&text).ok()?;
         if record.outcome == Outcome::Error {
+            return None;
+        }
+        if record.fingerprint != run.fingerprint {
+            warning(format!(
+                "{}: finished earlier under another plan (its fault set, times, run arguments, target.toml or a plugin changed since); it runs again",
+                run.id
+            ));
             return None;
         }
         record.expectation = run.expectation.clone();
@@ -93,7 +105,11 @@ impl Runner {
 
     fn attempt(&self, run: &PlannedRun, dir: &Path) -> Result<Found, String> {
         if dir.exists() {
-            set_aside(&self.dir, dir)?;
+            let why = match dir.join(RECORD).exists() {
+                true => "holds an earlier result that cannot be kept",
+                false => "has no result from an earlier attempt",
+            };
+            set_aside(&self.dir, dir, why)?;
         }
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let log = std::fs::File::create(dir.join("harness.log"))
@@ -232,9 +248,9 @@ fn read_verdict(dir: &Path) -> Result<Found, String> {
     })
 }
 
-/// Moves an unfinished run folder to `interrupted/<id>-<k>` so the run can start over
-/// without losing what it recorded.
-fn set_aside(campaign_dir: &Path, dir: &Path) -> Result<(), String> {
+/// Moves a run folder that cannot be kept (`why`) to `interrupted/<id>-<k>` so the run can
+/// start over without losing what it recorded.
+fn set_aside(campaign_dir: &Path, dir: &Path, why: &str) -> Result<(), String> {
     let parking = campaign_dir.join("interrupted");
     std::fs::create_dir_all(&parking)
         .map_err(|e| format!("creating {}: {e}", parking.display()))?;
@@ -255,7 +271,7 @@ fn set_aside(campaign_dir: &Path, dir: &Path) -> Result<(), String> {
         )
     })?;
     warning(format!(
-        "{} has no result from an earlier attempt; kept as {} and started over",
+        "{} {why}; kept as {} and started over",
         dir.display(),
         to.display()
     ));
@@ -320,11 +336,89 @@ fn base_record(run: &PlannedRun, elapsed_s: f64) -> RunRecord {
         n: run.n,
         seed: run.seed,
         expectation: run.expectation.clone(),
+        fingerprint: run.fingerprint.clone(),
         found: BTreeMap::new(),
         outcome: Outcome::Error,
         evidence: String::new(),
         elapsed_s,
         resumed: false,
         detectors: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{file::CampaignFile, plan::plan};
+    use super::*;
+
+    /// The campaign's runs as planned from `text`, written to `dir/campaign.toml`.
+    fn planned(dir: &Path, text: &str) -> Vec<PlannedRun> {
+        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/pbft");
+        let text = format!("backend = \"process\"\n{text}\n[[group]]\ntarget = {target:?}\n");
+        let path = dir.join("campaign.toml");
+        std::fs::write(&path, text).unwrap();
+        plan(&CampaignFile::read(&path).unwrap(), &path).unwrap()
+    }
+
+    /// A runner over `dir` whose run `run` finished as expected with every check holding.
+    fn finished_once(dir: &Path, run: &PlannedRun) -> Runner {
+        let runner = Runner {
+            dir: dir.join("store/c"),
+            store: dir.join("store"),
+            campaign: "c".into(),
+            run_limit: Duration::from_secs(1),
+            stopping: AtomicBool::new(false),
+            interrupted: AtomicBool::new(false),
+            all_done: AtomicBool::new(false),
+            children: Mutex::new(Vec::new()),
+        };
+        let record = RunRecord {
+            outcome: Outcome::AsExpected,
+            ..base_record(run, 1.0)
+        };
+        let run_dir = runner.dir.join(&run.id);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        write_json_atomically(&run_dir.join(RECORD), &record).unwrap();
+        runner
+    }
+
+    #[test]
+    fn an_edited_campaign_runs_again_what_it_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = planned(dir.path(), "time = \"5s\"\n[faults.a]\nnemesis = \"none\"");
+        let runner = finished_once(dir.path(), &first[0]);
+        assert!(
+            runner.finished(&first[0]).is_some(),
+            "the same plan resumes"
+        );
+
+        for edit in [
+            "time = \"6s\"\n[faults.a]\nnemesis = \"none\"",
+            "time = \"5s\"\n[faults.a]\nnemesis = \"crash\"",
+            "time = \"5s\"\nrun_args = [\"--rate\", \"5\"]\n[faults.a]\nnemesis = \"none\"",
+        ] {
+            let edited = planned(dir.path(), edit);
+            assert_eq!(edited[0].id, first[0].id, "the same folder name");
+            assert!(
+                runner.finished(&edited[0]).is_none(),
+                "{edit:?} kept a run of another plan"
+            );
+        }
+    }
+
+    #[test]
+    fn a_changed_plugin_is_another_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("p.py");
+        std::fs::write(&plugin, "#!/bin/sh\necho v1\n").unwrap();
+        std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let text =
+            "[faults.a]\nnemesis = \"none\"\nadversaries = [\"plugin:p.py\"]\nbyzantine = \"1\"";
+        let first = planned(dir.path(), text);
+        let runner = finished_once(dir.path(), &first[0]);
+        assert!(runner.finished(&first[0]).is_some());
+        std::fs::write(&plugin, "#!/bin/sh\necho v2\n").unwrap();
+        assert!(runner.finished(&planned(dir.path(), text)[0]).is_none());
     }
 }

@@ -25,6 +25,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use traitor_checkers::files::{read_named, MAX_DOCUMENT_BYTES};
+use traitor_model::run::MAX_NODES;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -147,6 +149,20 @@ fn correct_only() -> Vec<String> {
     vec!["correct".into()]
 }
 
+/// A campaign file's text: a regular file of at most 64 MiB in UTF-8 (a FIFO or device
+/// named by mistake is refused, not waited on).
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_named(path, MAX_DOCUMENT_BYTES)
+        .map_err(|e| format!("{}: not read: it {e}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 text: {e}", path.display()))
+}
+
+/// The longest `time`, `recover` or `settle` a campaign may set.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// The most seeds one group may run, so a typo cannot plan a billion runs.
+pub const MAX_SEEDS: u64 = 10_000;
+
 /// Durations of every run, parsed.
 #[derive(Clone, Copy, Debug)]
 pub struct Timing {
@@ -158,9 +174,7 @@ pub struct Timing {
 impl CampaignFile {
     /// Reads and parses the file; syntax and unknown fields are errors naming the line.
     pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        toml::from_str(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The campaign's name: `name`, else the file's stem. Safe as a folder name.
@@ -185,11 +199,17 @@ impl CampaignFile {
         Ok(name)
     }
 
-    /// The run durations, checked.
+    /// The run durations, checked: each at most a day; `time` and `recover` more than 0.
     pub fn timing(&self) -> Result<Timing, String> {
         let parse = |field: &str, text: &str| {
-            humantime::parse_duration(text)
-                .map_err(|e| format!("{field} = {text:?}: {e} (write e.g. \"10s\")"))
+            let d = humantime::parse_duration(text)
+                .map_err(|e| format!("{field} = {text:?}: {e} (write e.g. \"10s\")"))?;
+            if d > MAX_DURATION || (d.is_zero() && field != "settle") {
+                return Err(format!(
+                    "{field} = {text:?}: expected more than 0s and at most 24h (write e.g. \"10s\")"
+                ));
+            }
+            Ok(d)
         };
         let timing = Timing {
             time: parse("time", &self.time)?,
@@ -233,6 +253,11 @@ impl CampaignFile {
                     "[faults.{name}]: set nemesis or nemesis_file, not both"
                 ));
             }
+            if let Some(crash) = set.crash.filter(|&u| u > MAX_NODES) {
+                return Err(format!(
+                    "[faults.{name}]: crash = {crash}: expected at most the cluster size (and at most {MAX_NODES})"
+                ));
+            }
             if !set.adversaries.is_empty()
                 && set.byzantine.is_none()
                 && set.byzantine_nodes.is_empty()
@@ -255,6 +280,11 @@ impl CampaignFile {
                         if known.is_empty() { "none".to_string() } else { known.join(", ") }
                     ));
                 }
+            }
+            if let Some(n) = group.nodes.iter().find(|&&n| n == 0 || n > MAX_NODES) {
+                return Err(format!(
+                    "{at}: nodes lists {n}: expected cluster sizes from 1 to {MAX_NODES}"
+                ));
             }
             if let Some(seeds) = &group.seeds {
                 check_seeds(&format!("{at}: seeds"), seeds)?;
@@ -299,6 +329,15 @@ impl std::str::FromStr for Seeds {
 }
 
 fn check_seeds(field: &str, seeds: &Seeds) -> Result<(), String> {
+    let count = match seeds {
+        Seeds::Count(k) => *k,
+        Seeds::List(list) => list.len() as u64,
+    };
+    if count > MAX_SEEDS {
+        return Err(format!(
+            "{field}: {count} seeds; at most {MAX_SEEDS} per group (run more in several campaigns)"
+        ));
+    }
     let values = seeds.values();
     if values.is_empty() {
         return Err(format!("{field}: no seed; expected a count >= 1 or a list"));
@@ -375,6 +414,31 @@ mod tests {
                 "min_detection_rate",
             ),
             ("backend = \"k8s\"\n[[group]]\ntarget = \"t\"", "backend"),
+            ("time = \"0s\"\n[[group]]\ntarget = \"t\"", "time = \"0s\""),
+            (
+                "recover = \"0s\"\n[[group]]\ntarget = \"t\"",
+                "recover = \"0s\"",
+            ),
+            (
+                "time = \"100000h\"\n[[group]]\ntarget = \"t\"",
+                "at most 24h",
+            ),
+            (
+                "seeds = 1000000000\n[[group]]\ntarget = \"t\"",
+                "at most 10000",
+            ),
+            (
+                "[[group]]\ntarget = \"t\"\nseeds = 18446744073709551615",
+                "at most 10000",
+            ),
+            (
+                "[faults.a]\ncrash = 100000\n[[group]]\ntarget = \"t\"",
+                "[faults.a]: crash = 100000",
+            ),
+            (
+                "[[group]]\ntarget = \"t\"\nnodes = [4, 1000000000]",
+                "nodes lists 1000000000",
+            ),
             (
                 "[faults.a]\nadversaries = [\"omit\"]\n[[group]]\ntarget = \"t\"",
                 "[faults.a]",
@@ -386,6 +450,38 @@ mod tests {
                 err.contains(needle),
                 "{text:?} gave {err:?}, wanted {needle:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Hostile values in every field that sizes the plan: read, validated and timed
+        /// without a panic, and refused with the field named when out of bounds.
+        #[test]
+        fn hostile_campaign_fields_are_refused_by_name(
+            seeds in proptest::prop_oneof![proptest::num::u64::ANY, 0u64..20_000],
+            crash in proptest::num::u32::ANY,
+            time in "[0-9]{1,25}(ns|ms|s|m|h|d|y|)",
+            parallel in proptest::num::u64::ANY,
+            noise in "[ -~\n]{0,40}",
+        ) {
+            let text = format!(
+                "seeds = {seeds}\ntime = {time:?}\nparallel = {parallel}\n\
+                 [faults.a]\ncrash = {crash}\n[[group]]\ntarget = \"t\"\n"
+            );
+            let Ok(file) = toml::from_str::<CampaignFile>(&text) else {
+                // Out of range for the field's type: serde names it; nothing to plan.
+                return Ok(());
+            };
+            let checked = file.validate().and_then(|()| file.timing().map(drop));
+            if seeds > MAX_SEEDS {
+                proptest::prop_assert!(checked.unwrap_err().contains("seeds"));
+            } else if crash > MAX_NODES {
+                proptest::prop_assert!(checked.unwrap_err().contains("crash"));
+            }
+            let _ = toml::from_str::<CampaignFile>(&format!("{text}{noise}"))
+                .map(|f| (f.validate(), f.timing()));
+            let more = format!("{seeds}").parse::<Seeds>().unwrap();
+            let _ = toml::from_str::<CampaignFile>(&text).unwrap().with_seeds(more);
         }
     }
 

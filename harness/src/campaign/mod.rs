@@ -218,13 +218,12 @@ fn write_outputs(dir: &Path, summary: &Summary) -> Result<(), Failure> {
 /// Keeps a copy of the campaign file in its folder; a different file over an existing
 /// folder is allowed (finished runs with the same name are reused) but said out loud.
 fn keep_campaign_file(file: &Path, dir: &Path) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+    let text = file::read_text(file).map_err(Failure::usage)?;
     let kept = dir.join("campaign.toml");
     if let Ok(old) = std::fs::read_to_string(&kept) {
         if old != text {
             warning(format!(
-                "{} differs from the file this campaign folder was started with; finished runs of the same name are kept, and judged against the new expectations",
+                "{} differs from the file this campaign folder was started with; a finished run is kept only where its plan is unchanged, the others run again",
                 file.display()
             ));
         }

@@ -9,7 +9,8 @@ use crate::run::Plan;
 use crate::target::Target;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use traitor_adversaries::spec::{name_and_params, plugin_path_and_options, CATALOGUE};
 use traitor_checkers::accuracy::{Expectation, RunFacts};
 use traitor_model::target::Variant;
@@ -28,6 +29,9 @@ pub struct PlannedRun {
     pub seed: u64,
     /// `traitor run` arguments, paths made absolute.
     pub args: Vec<String>,
+    /// What makes the run the run it is: a digest of its arguments and of the files they
+    /// name. A finished run is kept on resume only under the same fingerprint.
+    pub fingerprint: String,
     pub expectation: Expectation,
 }
 
@@ -100,12 +104,14 @@ pub fn plan(file: &CampaignFile, file_path: &Path) -> Result<Vec<PlannedRun>, St
                     for &seed in &seeds {
                         let args =
                             run_args(&target_dir, *variant, set, n, seed, timing, file, &base);
+                        let fingerprint = fingerprint(&args, &named_files(&target_dir, set, &base));
                         let planned = planned_run(
                             &target,
                             *variant,
                             fault_name,
                             set,
                             args,
+                            fingerprint,
                             seed,
                             file.expect_liveness,
                         )
@@ -190,6 +196,41 @@ fn run_args(
     args
 }
 
+/// The files a run's behaviour depends on beyond its arguments: the target's `target.toml`,
+/// the nemesis file and every plugin program.
+fn named_files(target_dir: &Path, set: &FaultSet, base: &Path) -> Vec<PathBuf> {
+    let plugins = set
+        .adversaries
+        .iter()
+        .filter_map(|spec| match name_and_params(spec) {
+            ("plugin", params) => Some(base.join(plugin_path_and_options(params).0)),
+            _ => None,
+        });
+    std::iter::once(target_dir.join("target.toml"))
+        .chain(set.nemesis_file.as_ref().map(|f| base.join(f)))
+        .chain(plugins)
+        .collect()
+}
+
+/// SHA-256 of the arguments and of each named file's content (or why it could not be read),
+/// in hex.
+fn fingerprint(args: &[String], files: &[PathBuf]) -> String {
+    let mut digest = Sha256::new();
+    for arg in args {
+        digest.update(arg.as_bytes());
+        digest.update([0]);
+    }
+    for file in files {
+        digest.update(file.as_os_str().as_encoded_bytes());
+        match std::fs::read(file) {
+            Ok(bytes) => digest.update(&bytes),
+            Err(e) => digest.update(e.to_string().as_bytes()),
+        }
+        digest.update([0]);
+    }
+    hex::encode(digest.finalize())
+}
+
 /// `plugin:PATH[,..]` with PATH relative to the campaign file, made absolute.
 fn absolute_plugin(spec: &str, base: &Path) -> String {
     match name_and_params(spec) {
@@ -207,12 +248,14 @@ fn absolute_plugin(spec: &str, base: &Path) -> String {
 }
 
 /// Validates one run as `traitor run` would and derives its expectation.
+#[allow(clippy::too_many_arguments)]
 fn planned_run(
     target: &Target,
     variant: Option<&Variant>,
     fault_name: &str,
     set: &FaultSet,
     args: Vec<String>,
+    fingerprint: String,
     seed: u64,
     expect_liveness: bool,
 ) -> Result<PlannedRun, String> {
@@ -226,6 +269,12 @@ fn planned_run(
         unreachable!("parsed as `traitor run`")
     };
     let plan = Plan::from_args(&run_args).map_err(|e| e.message)?;
+    if let Some(crash) = set.crash.filter(|&u| u > plan.n) {
+        return Err(format!(
+            "crash = {crash}: the nemesis can crash at most the cluster's n = {} nodes",
+            plan.n
+        ));
+    }
     let names = fault_names(&plan, set);
     let exposed = variant.is_some_and(|v| v.exposed_by.iter().any(|e| exposes(e, &names)));
     let mut checkers = vec!["agreement", "validity", "termination"];
@@ -257,6 +306,7 @@ fn planned_run(
         n: plan.n,
         seed,
         args,
+        fingerprint,
         expectation,
     })
 }

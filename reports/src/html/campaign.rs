@@ -12,6 +12,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use traitor_checkers::accuracy::{Expect, Outcome};
 use traitor_checkers::campaign::{RunRecord, Summary};
+use traitor_checkers::files::{read_in, MAX_DOCUMENT_BYTES};
 use traitor_checkers::Validity;
 
 /// Why no campaign report could be made.
@@ -34,17 +35,16 @@ pub fn is_campaign(dir: &Path) -> bool {
 /// Reads `dir/summary.json` and writes `dir/report.html`, returning its path.
 pub fn write_campaign_report(dir: &Path) -> Result<PathBuf, CampaignReportError> {
     let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| CampaignReportError::Summary {
+    let why = |why: String| CampaignReportError::Summary {
         path: path.clone(),
-        why: e.to_string(),
-    })?;
-    let summary: Summary =
-        serde_json::from_str(&text).map_err(|e| CampaignReportError::Summary {
-            path: path.clone(),
-            why: e.to_string(),
-        })?;
+        why,
+    };
+    let text = read_in(dir, "summary.json", MAX_DOCUMENT_BYTES)
+        .map_err(|e| why(format!("not read: it {e}")))?
+        .ok_or_else(|| why("missing".into()))?;
+    let summary: Summary = serde_json::from_slice(&text).map_err(|e| why(e.to_string()))?;
     let out = dir.join("report.html");
-    std::fs::write(&out, render_campaign_report(&summary)).map_err(|source| {
+    super::write_in_place(&out, render_campaign_report(&summary).as_bytes()).map_err(|source| {
         CampaignReportError::Write {
             path: out.clone(),
             source,

@@ -6,9 +6,12 @@ use super::records::{MetricLine, TraceLine};
 use super::ReportError;
 use serde::Deserialize;
 use serde_json::Value;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use traitor_checkers::files::{list_in, open_in, read_in, MAX_DOCUMENT_BYTES, MAX_RECORDS_BYTES};
+use traitor_checkers::run_folder::parse_manifest;
 use traitor_checkers::{CheckResult, Validity};
-use traitor_model::read::{parse_history, parse_records, ParseError};
+use traitor_model::read::{parse_history, parse_records};
 use traitor_model::{Event, FaultRecord, Manifest};
 
 /// Lines of each node log kept in the report: the end of a log is where a run went wrong.
@@ -72,18 +75,23 @@ impl RunData {
             dir: dir.to_path_buf(),
             ..Default::default()
         };
-        run.manifest = run.json_file(
+        run.manifest = run.file(
             "manifest.json",
+            MAX_DOCUMENT_BYTES,
             "target, nodes, seed and start/end are unknown",
+            |text| parse_manifest(text).map(|m| (m, Vec::new())),
         );
         run.events = run.file(
             "history.jsonl",
+            MAX_RECORDS_BYTES,
             "no timeline, latency or throughput",
             |text| {
                 if text.trim().is_empty() {
                     return Ok((Vec::new(), Vec::new()));
                 }
-                parse_history(text).map(|h| (h.events, h.warnings))
+                parse_history(text)
+                    .map(|h| (h.events, h.warnings))
+                    .map_err(|e| e.to_string())
             },
         );
         run.faults = run.records("faults.jsonl", "no fault intervals or fault table");
@@ -93,10 +101,10 @@ impl RunData {
             "verdict.json",
             "no checker verdicts (run `traitor check` on the folder)",
         );
-        if dir.join("detectors.json").is_file() {
+        if dir.join("detectors.json").symlink_metadata().is_ok() {
             run.detectors = run.json_file("detectors.json", "");
         }
-        run.logs = run.node_logs()?;
+        run.logs = run.node_logs();
         Ok(run)
     }
 
@@ -107,22 +115,23 @@ impl RunData {
         });
     }
 
-    /// Reads one file with `parse`, turning absence, I/O errors and parse errors into notes.
+    /// Reads one file of at most `limit` bytes with `parse`, turning absence, refusals, I/O
+    /// errors and parse errors into notes.
     fn file<T>(
         &mut self,
         name: &str,
+        limit: u64,
         without: &str,
-        parse: impl FnOnce(&str) -> Result<(T, Vec<String>), ParseError>,
+        parse: impl FnOnce(&str) -> Result<(T, Vec<String>), String>,
     ) -> Option<T> {
-        let path = self.dir.join(name);
-        let text = match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let text = match read_in(&self.dir, name, limit) {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(None) => {
                 self.note(name, format!("missing: {without}"));
                 return None;
             }
             Err(e) => {
-                self.note(name, format!("could not be read ({e}): {without}"));
+                self.note(name, format!("not read: it {e}: {without}"));
                 return None;
             }
         };
@@ -145,7 +154,9 @@ impl RunData {
         name: &str,
         without: &str,
     ) -> Option<Vec<T>> {
-        self.file(name, without, parse_records)
+        self.file(name, MAX_RECORDS_BYTES, without, |text| {
+            parse_records(text).map_err(|e| e.to_string())
+        })
     }
 
     fn json_file<T: serde::de::DeserializeOwned>(
@@ -153,48 +164,79 @@ impl RunData {
         name: &str,
         without: &str,
     ) -> Option<T> {
-        self.file(name, without, |text| {
+        self.file(name, MAX_DOCUMENT_BYTES, without, |text| {
             serde_json::from_str(text)
                 .map(|v| (v, Vec::new()))
-                .map_err(|e| ParseError {
-                    line: e.line(),
-                    message: e.to_string(),
-                })
+                .map_err(|e| e.to_string())
         })
     }
 
-    /// The tails of `logs/*.log`, ordered by node number where names are numbers.
-    fn node_logs(&mut self) -> Result<Vec<NodeLog>, ReportError> {
-        let dir = self.dir.join("logs");
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    /// The tails of `logs/*.log`, ordered by node number where names are numbers. A log
+    /// that is a link, a FIFO or a device becomes a note, never read.
+    fn node_logs(&mut self) -> Vec<NodeLog> {
+        let names = match list_in(&self.dir, "logs") {
+            Ok(Some(names)) => names,
+            Ok(None) => {
                 self.note("logs/", "missing: no node logs");
-                return Ok(Vec::new());
+                return Vec::new();
             }
-            Err(source) => return Err(ReportError::Io { path: dir, source }),
+            Err(e) => {
+                self.note("logs/", format!("not read: it {e}"));
+                return Vec::new();
+            }
         };
         let mut logs = Vec::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(name) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".log"))
-            else {
+        for file in names {
+            let Some(name) = file.strip_suffix(".log") else {
                 continue;
             };
-            match std::fs::read(&path) {
-                Ok(bytes) => logs.push(log_tail(name, &bytes)),
-                Err(e) => self.note(
-                    &format!("logs/{name}.log"),
-                    format!("could not be read: {e}"),
-                ),
+            let rel = format!("logs/{file}");
+            let read = open_in(&self.dir, &rel, u64::MAX)
+                .map_err(|e| format!("it {e}"))
+                .and_then(|opened| {
+                    let (file, size) = opened.ok_or("it vanished while read")?;
+                    read_log(name, file, size).map_err(|e| e.to_string())
+                });
+            match read {
+                Ok(log) => logs.push(log),
+                Err(e) => self.note(&rel, format!("not read: {e}")),
             }
         }
         logs.sort_by_key(|log| natural_key(&log.name));
-        Ok(logs)
+        logs
     }
+}
+
+/// Reads one log's end: its lines are counted as it streams by, and only the last
+/// [`LOG_TAIL_BYTES`] are held, so a log of any size costs the same memory.
+fn read_log(name: &str, mut file: std::fs::File, size: u64) -> std::io::Result<NodeLog> {
+    let mut newlines = 0usize;
+    let mut last = None;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buf)?;
+        if read == 0 {
+            break;
+        }
+        newlines += buf[..read].iter().filter(|&&b| b == b'\n').count();
+        last = Some(buf[read - 1]);
+    }
+    let total_lines = newlines + usize::from(last.is_some_and(|b| b != b'\n'));
+    let start = size.saturating_sub(LOG_TAIL_BYTES as u64);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.take(LOG_TAIL_BYTES as u64).read_to_end(&mut tail)?;
+    // A tail that starts mid-line drops that partial line.
+    let whole = match (start > 0, tail.iter().position(|&b| b == b'\n')) {
+        (true, Some(at)) => &tail[at + 1..],
+        (true, None) => &[][..],
+        (false, _) => &tail[..],
+    };
+    let mut log = log_tail(name, whole);
+    let kept = log.total_lines - log.omitted_lines;
+    log.omitted_lines = total_lines.saturating_sub(kept);
+    log.total_lines = total_lines;
+    Ok(log)
 }
 
 /// The last [`LOG_TAIL_LINES`] lines (and at most [`LOG_TAIL_BYTES`]) of a log.
@@ -243,6 +285,46 @@ mod tests {
         let log = log_tail("1", text.as_bytes());
         assert!(log.tail.len() <= LOG_TAIL_BYTES);
         assert!(log.omitted_lines >= 2);
+    }
+
+    #[test]
+    fn logs_are_read_from_the_folder_alone_and_by_their_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("history.jsonl"), "").unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::write(outside.path().join("secret"), "root:s3cret\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), logs.join("0.log")).unwrap();
+        let fifo = logs.join("1.log");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let long: String = (0..200_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(logs.join("2.log"), &long).unwrap();
+
+        let run = RunData::load(dir.path()).unwrap();
+        assert_eq!(run.logs.len(), 1, "only the regular log is read");
+        let log = &run.logs[0];
+        assert_eq!(log.total_lines, 200_000);
+        assert_eq!(log.omitted_lines, 200_000 - LOG_TAIL_LINES);
+        assert!(log.tail.ends_with("line 199999"));
+        assert!(!format!("{:?}", run.logs).contains("s3cret"));
+        let note = |file: &str| {
+            run.notes
+                .iter()
+                .find(|n| n.file == file)
+                .map(|n| n.message.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            note("logs/0.log").contains("symbolic link"),
+            "{:?}",
+            run.notes
+        );
+        assert!(note("logs/1.log").contains("FIFO"), "{:?}", run.notes);
     }
 
     #[test]

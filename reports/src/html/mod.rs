@@ -36,11 +36,6 @@ use std::path::{Path, PathBuf};
 pub enum ReportError {
     #[error("{path}: not a run folder (it has neither manifest.json nor history.jsonl); pass the folder `traitor run` wrote")]
     NotARun { path: PathBuf },
-    #[error("reading {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("writing the report {path}: {source} (the run folder must be writable)")]
     Write {
         path: PathBuf,
@@ -65,11 +60,24 @@ pub fn render_run_report(dir: &Path) -> Result<String, ReportError> {
 pub fn write_run_report(dir: &Path) -> Result<PathBuf, ReportError> {
     let html = render_run_report(dir)?;
     let path = dir.join("report.html");
-    std::fs::write(&path, html).map_err(|source| ReportError::Write {
+    write_in_place(&path, html.as_bytes()).map_err(|source| ReportError::Write {
         path: path.clone(),
         source,
     })?;
     Ok(path)
+}
+
+/// Writes `path` through a new file beside it, renamed over it: a `report.html` that is a
+/// symbolic link (a run folder from elsewhere) is replaced, never written through.
+pub(crate) fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // Readable by all, as a plain write under the usual umask leaves it: reports are shared.
+    let mut file = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// A fresh unpredictable token for the page's script nonce: the target writes its logs

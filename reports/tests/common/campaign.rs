@@ -38,6 +38,7 @@ fn run(variant: Option<&str>, faults: &str, seed: u64, agreement: Validity) -> R
         n: 4,
         seed,
         expectation,
+        fingerprint: String::new(),
         found,
         outcome,
         evidence: match outcome {

@@ -3,6 +3,7 @@
 //! `serde_json::Value` is neither `Hash` nor cheap to clone; the search memoises
 //! (linearized set, state) pairs millions of times, so histories are converted once.
 
+use crate::budget::allocated;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +27,21 @@ impl Val {
             Val::Nil => String::new(),
             Val::Str(s) => s.to_string(),
             other => other.to_string(),
+        }
+    }
+
+    /// Heap memory this value holds (shared parts counted as if owned), so that a search
+    /// can charge what a remembered state really costs: an appended string grows.
+    pub fn heap_bytes(&self) -> usize {
+        // An `Arc` allocation holds two counters beside the data.
+        const COUNTS: usize = 2 * std::mem::size_of::<usize>();
+        match self {
+            Val::Nil | Val::Bool(_) | Val::Int(_) => 0,
+            Val::Str(s) => allocated(COUNTS + s.len()),
+            Val::List(items) => {
+                allocated(COUNTS + std::mem::size_of_val::<[Val]>(items))
+                    + items.iter().map(Val::heap_bytes).sum::<usize>()
+            }
         }
     }
 

@@ -185,7 +185,7 @@ fn a_spent_budget_is_unknown_not_a_guess() {
         &Budget::new(std::time::Duration::from_secs(5), 1),
     );
     assert_eq!(r.valid, Validity::Unknown);
-    assert!(r.summary.contains("memory budget"), "{}", r.summary);
+    assert!(r.summary.contains("memory limit"), "{}", r.summary);
 }
 
 fn model_strategy() -> impl Strategy<Value = Model> {

@@ -10,28 +10,65 @@
 //! Ops with an unknown outcome have no return entry: they may be linearized anywhere after
 //! their call, including after everything else, where they affect nothing. So the search
 //! succeeds as soon as every op with a known return is linearized.
+//!
+//! A failing search also says where it got stuck, for the explanation: the latest return
+//! any explored order reached, and one such order, kept as the search goes at a cost
+//! proportional to its own steps (no second search).
 
-use crate::budget::{Budget, Exhausted};
+use crate::budget::{allocated, Budget, Exhausted};
 use crate::models::Model;
 use crate::ops::Op;
 use crate::value::Val;
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What one search found.
 #[derive(Debug)]
 pub enum Outcome {
-    /// A legal order: op indices in linearization order, and the state after them.
-    Linearizable { order: Vec<usize>, state: Val },
-    /// No order exists.
-    NotLinearizable,
-    /// The budget ran out first.
-    OutOfBudget(Exhausted),
+    /// A legal order exists.
+    Linearizable,
+    /// No order exists; where every order gets stuck.
+    NotLinearizable(Blocked),
+    /// The search stopped before an answer.
+    Stopped(Stop),
+}
+
+/// Why a search stopped before an answer.
+#[derive(Debug)]
+pub enum Stop {
+    /// It used the steps it was allowed in this round; cheaper searches go first.
+    Allowance,
+    /// The verdict became known elsewhere; this key cannot change it.
+    Cancelled,
+    /// The time or memory budget ran out.
+    Exhausted(Exhausted),
+}
+
+/// Where every order of a key's ops gets stuck: no explored order linearizes every op that
+/// returned before `op` returned, and `order` (op indices) is one that comes closest,
+/// ending in `state`.
+#[derive(Debug)]
+pub struct Blocked {
+    pub op: usize,
+    pub order: Vec<usize>,
+    pub state: Val,
+}
+
+/// What may end one search early, beside an answer.
+pub struct Limits<'a> {
+    pub budget: &'a Budget,
+    /// Set once the check's verdict is known.
+    pub cancelled: &'a AtomicBool,
+    /// Steps this search may take before it gives way.
+    pub steps: u64,
 }
 
 const NIL: usize = usize::MAX;
 const HEAD: usize = 0;
+/// Steps between two looks at the clock, the cancel flag and the allowance.
+const POLL: u64 = 1024;
 
 /// A remembered configuration, stored under its hash; lookups compare the full set and
 /// state, so a hash collision can never merge two configurations.
@@ -43,7 +80,7 @@ struct Memo {
 
 /// The list of call/return entries, with lift/unlift of an op's pair.
 struct EntryList {
-    /// Entry `i` (1-based; 0 is the head) is `(op index, is call)`.
+    /// Entry `i` (1-based; 0 is the head; numbered in real-time order) is `(op index, is call)`.
     entries: Vec<(usize, bool)>,
     next: Vec<usize>,
     prev: Vec<usize>,
@@ -52,11 +89,11 @@ struct EntryList {
 }
 
 impl EntryList {
-    fn new(ops: &[Op], cut: u64) -> Self {
+    fn new(ops: &[Op]) -> Self {
         let mut timed: Vec<(u64, usize, bool)> = Vec::with_capacity(ops.len() * 2);
-        for (i, op) in ops.iter().enumerate().filter(|(_, op)| op.call < cut) {
+        for (i, op) in ops.iter().enumerate() {
             timed.push((op.call, i, true));
-            if let Some(at) = op.returned.filter(|&at| at < cut) {
+            if let Some(at) = op.returned {
                 timed.push((at, i, false));
             }
         }
@@ -80,6 +117,15 @@ impl EntryList {
             }
         }
         list
+    }
+
+    /// Heap bytes the list holds.
+    fn bytes(&self) -> usize {
+        vec_bytes(&self.entries)
+            + vec_bytes(&self.next)
+            + vec_bytes(&self.prev)
+            + vec_bytes(&self.call_node)
+            + vec_bytes(&self.return_node)
     }
 
     fn unlink(&mut self, node: usize) {
@@ -114,6 +160,65 @@ impl EntryList {
     }
 }
 
+fn vec_bytes<T>(v: &Vec<T>) -> usize {
+    allocated(v.capacity() * std::mem::size_of::<T>())
+}
+
+/// The bytes one search holds, charged to the shared budget as they are taken and given
+/// back when the search ends.
+struct Held<'a> {
+    budget: &'a Budget,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    fn take(&mut self, bytes: usize) -> Result<(), Exhausted> {
+        self.budget.charge(bytes)?;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    fn give(&mut self, bytes: usize) {
+        self.budget.release(bytes);
+        self.bytes -= bytes;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes);
+    }
+}
+
+/// The order closest to the end of the history seen so far, kept in step with the search
+/// stack: only the part of the stack that changed since the last copy is copied again.
+struct Furthest {
+    /// The latest return node any order reached (0: none yet).
+    node: usize,
+    order: Vec<usize>,
+    state: Val,
+    /// The stack has not been shorter than this since the last copy.
+    unchanged: usize,
+}
+
+impl Furthest {
+    fn reached(&mut self, node: usize, stack: &[(usize, Val)], state: &Val) {
+        if node <= self.node {
+            return;
+        }
+        self.node = node;
+        self.order.truncate(self.unchanged);
+        self.order
+            .extend(stack[self.unchanged..].iter().map(|&(op, _)| op));
+        self.unchanged = stack.len();
+        self.state = state.clone();
+    }
+
+    fn popped(&mut self, depth: usize) {
+        self.unchanged = self.unchanged.min(depth);
+    }
+}
+
 /// Deterministic per-op random words for the incremental set hash (splitmix64).
 fn zobrist(n: usize) -> Vec<u64> {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -134,26 +239,43 @@ fn state_hash(state: &Val) -> u64 {
     h.finish()
 }
 
-/// Searches the ops whose call comes before event position `cut` (`u64::MAX` for all);
-/// ops returning at or after `cut` count as still pending, with unknown results.
-pub fn search(model: Model, ops: &[Op], cut: u64, budget: &Budget) -> Outcome {
-    let mut charged = 0;
-    let outcome = run(model, ops, cut, budget, &mut charged);
-    budget.release(charged);
-    outcome
+/// Searches the ops of one key for a legal order, within `limits`.
+pub fn search(model: Model, ops: &[Op], limits: &Limits) -> Outcome {
+    let mut held = Held {
+        budget: limits.budget,
+        bytes: 0,
+    };
+    match run(model, ops, limits, &mut held) {
+        Ok(outcome) => outcome,
+        Err(stop) => Outcome::Stopped(stop),
+    }
 }
 
-fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize) -> Outcome {
-    let mut list = EntryList::new(ops, cut);
+fn run(model: Model, ops: &[Op], limits: &Limits, held: &mut Held) -> Result<Outcome, Stop> {
+    let mut list = EntryList::new(ops);
     let must = list.return_node.iter().filter(|&&n| n != NIL).count();
     let keys = zobrist(ops.len());
     let words = ops.len().div_ceil(64);
-    let memo_bytes = words * 8 + std::mem::size_of::<Memo>() + 16;
-
     let mut bits = vec![0u64; words];
+    let mut stack: Vec<(usize, Val)> = Vec::with_capacity(ops.len());
+    let mut furthest = Furthest {
+        node: 0,
+        order: Vec::with_capacity(ops.len()),
+        state: Val::Nil,
+        unchanged: 0,
+    };
+    held.take(
+        list.bytes()
+            + vec_bytes(&keys)
+            + vec_bytes(&bits)
+            + vec_bytes(&stack)
+            + vec_bytes(&furthest.order),
+    )
+    .map_err(Stop::Exhausted)?;
+    let bits_bytes = allocated(words * std::mem::size_of::<u64>());
+
     let mut set_hash = 0u64;
     let mut memo: HashTable<Memo> = HashTable::new();
-    let mut stack: Vec<(usize, Val)> = Vec::new();
     let mut state = Val::Nil;
     let mut done = 0;
     let mut node = list.next[HEAD];
@@ -161,16 +283,11 @@ fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize)
 
     loop {
         if done == must {
-            return Outcome::Linearizable {
-                order: stack.into_iter().map(|(op, _)| op).collect(),
-                state,
-            };
+            return Ok(Outcome::Linearizable);
         }
         steps += 1;
-        if steps.is_multiple_of(4096) {
-            if let Err(e) = budget.check_time() {
-                return Outcome::OutOfBudget(e);
-            }
+        if steps.is_multiple_of(POLL) {
+            poll(limits, steps)?;
         }
         let is_call = node != NIL && list.entries[node].1;
         if is_call {
@@ -186,16 +303,14 @@ fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize)
                     m.hash == full && m.state == next_state && *m.bits == *bits
                 });
                 if seen.is_none() {
-                    if let Err(e) = budget.charge(memo_bytes) {
-                        return Outcome::OutOfBudget(e);
-                    }
-                    *charged += memo_bytes;
+                    held.take(bits_bytes + next_state.heap_bytes())
+                        .map_err(Stop::Exhausted)?;
                     let remembered = Memo {
                         hash: full,
                         bits: bits.clone().into(),
                         state: next_state.clone(),
                     };
-                    memo.insert_unique(full, remembered, |m| m.hash);
+                    remember(&mut memo, remembered, held).map_err(Stop::Exhausted)?;
                     stack.push((op, std::mem::replace(&mut state, next_state)));
                     set_hash = hash;
                     done += usize::from(known);
@@ -208,9 +323,17 @@ fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize)
             node = list.next[node];
         } else {
             // A return (or the end) before its op was linearized: undo the last choice.
+            if node != NIL {
+                furthest.reached(node, &stack, &state);
+            }
             let Some((op, before)) = stack.pop() else {
-                return Outcome::NotLinearizable;
+                return Ok(Outcome::NotLinearizable(Blocked {
+                    op: list.entries[furthest.node].0,
+                    order: furthest.order,
+                    state: furthest.state,
+                }));
             };
+            furthest.popped(stack.len());
             bits[op / 64] &= !(1 << (op % 64));
             set_hash ^= keys[op];
             state = before;
@@ -218,5 +341,38 @@ fn run(model: Model, ops: &[Op], cut: u64, budget: &Budget, charged: &mut usize)
             list.unlift(op);
             node = list.next[list.call_node[op]];
         }
+    }
+}
+
+/// Ends a search that is out of time, no longer needed, or past its allowance.
+fn poll(limits: &Limits, steps: u64) -> Result<(), Stop> {
+    if limits.cancelled.load(Ordering::Relaxed) {
+        return Err(Stop::Cancelled);
+    }
+    if steps >= limits.steps {
+        return Err(Stop::Allowance);
+    }
+    limits.budget.check_time().map_err(Stop::Exhausted)
+}
+
+/// Inserts a new configuration, charging the table's growth: while it grows, the old and
+/// the new table are both held.
+fn remember(memo: &mut HashTable<Memo>, entry: Memo, held: &mut Held) -> Result<(), Exhausted> {
+    if memo.len() < memo.capacity() {
+        memo.insert_unique(entry.hash, entry, |m| m.hash);
+        return Ok(());
+    }
+    let old = allocated(memo.allocation_size());
+    // Growth doubles the buckets; the first table is small.
+    let guess = (2 * old).max(allocated(1 << 10));
+    held.take(guess)?;
+    memo.insert_unique(entry.hash, entry, |m| m.hash);
+    held.give(old);
+    let new = allocated(memo.allocation_size());
+    if new > guess {
+        held.take(new - guess)
+    } else {
+        held.give(guess - new);
+        Ok(())
     }
 }

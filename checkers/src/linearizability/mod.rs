@@ -5,11 +5,11 @@
 //! A check stops once its verdict is known: the first key found violated cancels the
 //! searches of the others (reported as not decided), unless the budget asks for every key.
 //! Cheap keys go first, so that a violation is found early: keys are searched in rounds of
-//! growing step allowances ([`ROUNDS`]), smallest key first within a round, each thread
-//! taking the next key as it frees. A key that needs more than its round allows waits for
-//! the next round and starts again, so a long search (many concurrent or unknown ops)
-//! never holds a core while a cheap key that would decide the verdict waits. Starting
-//! again costs less than the search itself: each allowance is 16 times the one before.
+//! growing step allowances (`ROUNDS`), smallest key first within a round, each thread
+//! taking the next key as it frees. A key that needs more than its round allows pauses,
+//! holding its memory, and resumes in the next round where it stopped, so a long search
+//! (many concurrent or unknown ops) never holds a core while a cheap key that would decide
+//! the verdict waits, and no step is done twice.
 
 mod explain;
 mod search;
@@ -18,7 +18,7 @@ use crate::budget::Budget;
 use crate::models::Model;
 use crate::ops::{Op, Operations};
 use crate::verdict::{CheckResult, Validity};
-use search::{search, Blocked, Limits, Outcome, Stop};
+use search::{Blocked, Limits, Outcome, Search, Stop};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -52,7 +52,14 @@ pub fn check(ops: &Operations, model: Model, budget: &Budget) -> CheckResult {
         .collect();
     keys.sort_by_key(|&(key, ops)| (ops.len(), key));
     let cancelled = AtomicBool::new(false);
-    let mut waiting = keys;
+    let mut waiting: Vec<Key> = keys
+        .into_iter()
+        .map(|(name, ops)| Key {
+            name,
+            ops,
+            search: None,
+        })
+        .collect();
     let mut violated: Vec<(&String, &[Op], Blocked)> = Vec::new();
     let mut unknown = Vec::new();
     let mut not_decided: Vec<&String> = Vec::new();
@@ -62,22 +69,23 @@ pub fn check(ops: &Operations, model: Model, budget: &Budget) -> CheckResult {
             cancelled: &cancelled,
             steps,
         };
-        let outcomes = round(model, &waiting, &limits);
         let mut next = Vec::new();
-        for ((key, key_ops), outcome) in waiting.into_iter().zip(outcomes) {
+        for (key, outcome) in round(model, waiting, &limits) {
             match outcome {
                 Some(Outcome::Linearizable) => {}
-                Some(Outcome::NotLinearizable(blocked)) => violated.push((key, key_ops, blocked)),
-                Some(Outcome::Stopped(Stop::Allowance)) => next.push((key, key_ops)),
-                Some(Outcome::Stopped(Stop::Exhausted(why))) => {
-                    unknown.push(json!({"key": key, "why": why.0}))
+                Some(Outcome::NotLinearizable(blocked)) => {
+                    violated.push((key.name, key.ops, blocked))
                 }
-                Some(Outcome::Stopped(Stop::Cancelled)) | None => not_decided.push(key),
+                Some(Outcome::Stopped(Stop::Allowance)) => next.push(key),
+                Some(Outcome::Stopped(Stop::Exhausted(why))) => {
+                    unknown.push(json!({"key": key.name, "why": why.0}))
+                }
+                Some(Outcome::Stopped(Stop::Cancelled)) | None => not_decided.push(key.name),
             }
         }
         waiting = next;
         if cancelled.load(Ordering::Relaxed) {
-            not_decided.extend(waiting.drain(..).map(|(key, _)| key));
+            not_decided.extend(waiting.drain(..).map(|key| key.name));
         }
         if waiting.is_empty() {
             break;
@@ -88,39 +96,69 @@ pub fn check(ops: &Operations, model: Model, budget: &Budget) -> CheckResult {
     verdict(ops, model, &violated, unknown, not_decided)
 }
 
+/// A key still to decide, with its search once started (paused between rounds).
+struct Key<'a> {
+    name: &'a String,
+    ops: &'a [Op],
+    search: Option<Search<'a>>,
+}
+
 /// Searches `keys` in their order, each thread of the pool taking the next key as it
-/// frees. A violation cancels the rest unless every key is to be decided. `None`: the key
-/// was never started.
-fn round(model: Model, keys: &[(&String, &[Op])], limits: &Limits) -> Vec<Option<Outcome>> {
+/// frees, and gives each key back with its outcome (`None`: never started). A violation
+/// cancels the rest unless every key is to be decided. A search that ends frees its memory
+/// at once, before its thread takes the next key.
+fn round<'a>(
+    model: Model,
+    keys: Vec<Key<'a>>,
+    limits: &Limits<'a>,
+) -> Vec<(Key<'a>, Option<Outcome>)> {
+    let slots: Vec<Mutex<(Key, Option<Outcome>)>> = keys
+        .into_iter()
+        .map(|key| Mutex::new((key, None)))
+        .collect();
     let next = AtomicUsize::new(0);
-    let found = Mutex::new(Vec::with_capacity(keys.len()));
-    let workers = rayon::current_num_threads().min(keys.len());
+    let workers = rayon::current_num_threads().min(slots.len());
     rayon::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|_| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= keys.len() || limits.cancelled.load(Ordering::Relaxed) {
+                if i >= slots.len() || limits.cancelled.load(Ordering::Relaxed) {
                     break;
                 }
-                let outcome = search(model, keys[i].1, limits);
-                if matches!(outcome, Outcome::NotLinearizable(_)) && !limits.budget.every_key() {
+                let mut slot = slots[i].lock().expect("each slot is taken by one thread");
+                let (key, outcome) = &mut *slot;
+                let found = resume(model, key, limits);
+                if matches!(found, Outcome::NotLinearizable(_)) && !limits.budget.every_key() {
                     limits.cancelled.store(true, Ordering::Relaxed);
                 }
-                found
-                    .lock()
-                    .expect("a search never panics holding the lock")
-                    .push((i, outcome));
+                *outcome = Some(found);
             });
         }
     });
-    let mut outcomes: Vec<Option<Outcome>> = keys.iter().map(|_| None).collect();
-    for (i, outcome) in found
-        .into_inner()
-        .expect("no search panicked holding the lock")
-    {
-        outcomes[i] = Some(outcome);
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .expect("no search panics holding its slot")
+        })
+        .collect()
+}
+
+/// Runs a key's search on (starting it if new); drops it unless it only paused.
+fn resume<'a>(model: Model, key: &mut Key<'a>, limits: &Limits<'a>) -> Outcome {
+    let search = match key.search.take() {
+        Some(search) => Ok(search),
+        None => Search::new(model, key.ops, limits.budget),
+    };
+    let mut search = match search {
+        Ok(search) => search,
+        Err(why) => return Outcome::Stopped(Stop::Exhausted(why)),
+    };
+    let outcome = search.resume(limits);
+    if matches!(outcome, Outcome::Stopped(Stop::Allowance)) {
+        key.search = Some(search);
     }
-    outcomes
+    outcome
 }
 
 /// The result: violated keys explained, undecided keys with why.

@@ -38,7 +38,8 @@ pub enum Outcome {
 /// Why a search stopped before an answer.
 #[derive(Debug)]
 pub enum Stop {
-    /// It used the steps it was allowed in this round; cheaper searches go first.
+    /// It used the steps it was allowed in this round and is paused; cheaper searches go
+    /// first.
     Allowance,
     /// The verdict became known elsewhere; this key cannot change it.
     Cancelled,
@@ -192,6 +193,7 @@ impl Drop for Held<'_> {
 
 /// The order closest to the end of the history seen so far, kept in step with the search
 /// stack: only the part of the stack that changed since the last copy is copied again.
+#[derive(Default)]
 struct Furthest {
     /// The latest return node any order reached (0: none yet).
     node: usize,
@@ -239,107 +241,140 @@ fn state_hash(state: &Val) -> u64 {
     h.finish()
 }
 
-/// Searches the ops of one key for a legal order, within `limits`.
-pub fn search(model: Model, ops: &[Op], limits: &Limits) -> Outcome {
-    let mut held = Held {
-        budget: limits.budget,
-        bytes: 0,
-    };
-    match run(model, ops, limits, &mut held) {
-        Ok(outcome) => outcome,
-        Err(stop) => Outcome::Stopped(stop),
-    }
+/// One key's search, which can pause when its round's allowance is spent and resume in a
+/// later round where it stopped, holding its memory meanwhile (charged to the budget).
+pub struct Search<'a> {
+    model: Model,
+    ops: &'a [Op],
+    list: EntryList,
+    /// Ops with a known return: the search succeeds once all of them are linearized.
+    must: usize,
+    keys: Vec<u64>,
+    bits: Vec<u64>,
+    bits_bytes: usize,
+    stack: Vec<(usize, Val)>,
+    furthest: Furthest,
+    memo: HashTable<Memo>,
+    set_hash: u64,
+    state: Val,
+    done: usize,
+    node: usize,
+    held: Held<'a>,
 }
 
-fn run(model: Model, ops: &[Op], limits: &Limits, held: &mut Held) -> Result<Outcome, Stop> {
-    let mut list = EntryList::new(ops);
-    let must = list.return_node.iter().filter(|&&n| n != NIL).count();
-    let keys = zobrist(ops.len());
-    let words = ops.len().div_ceil(64);
-    let mut bits = vec![0u64; words];
-    let mut stack: Vec<(usize, Val)> = Vec::with_capacity(ops.len());
-    let mut furthest = Furthest {
-        node: 0,
-        order: Vec::with_capacity(ops.len()),
-        state: Val::Nil,
-        unchanged: 0,
-    };
-    held.take(
-        list.bytes()
-            + vec_bytes(&keys)
-            + vec_bytes(&bits)
-            + vec_bytes(&stack)
-            + vec_bytes(&furthest.order),
-    )
-    .map_err(Stop::Exhausted)?;
-    let bits_bytes = allocated(words * std::mem::size_of::<u64>());
+impl<'a> Search<'a> {
+    /// A search of `ops`, charging its fixed structures to `budget`.
+    pub fn new(model: Model, ops: &'a [Op], budget: &'a Budget) -> Result<Self, Exhausted> {
+        let list = EntryList::new(ops);
+        let words = ops.len().div_ceil(64);
+        let mut search = Self {
+            model,
+            ops,
+            must: list.return_node.iter().filter(|&&n| n != NIL).count(),
+            node: list.next[HEAD],
+            list,
+            keys: zobrist(ops.len()),
+            bits: vec![0u64; words],
+            bits_bytes: allocated(words * std::mem::size_of::<u64>()),
+            stack: Vec::with_capacity(ops.len()),
+            furthest: Furthest {
+                node: 0,
+                order: Vec::with_capacity(ops.len()),
+                state: Val::Nil,
+                unchanged: 0,
+            },
+            memo: HashTable::new(),
+            set_hash: 0,
+            state: Val::Nil,
+            done: 0,
+            held: Held { budget, bytes: 0 },
+        };
+        let fixed = search.list.bytes()
+            + vec_bytes(&search.keys)
+            + vec_bytes(&search.bits)
+            + vec_bytes(&search.stack)
+            + vec_bytes(&search.furthest.order);
+        search.held.take(fixed)?;
+        Ok(search)
+    }
 
-    let mut set_hash = 0u64;
-    let mut memo: HashTable<Memo> = HashTable::new();
-    let mut state = Val::Nil;
-    let mut done = 0;
-    let mut node = list.next[HEAD];
-    let mut steps: u64 = 0;
+    /// Runs the search on from where it stopped, within `limits`.
+    pub fn resume(&mut self, limits: &Limits) -> Outcome {
+        match self.walk(limits) {
+            Ok(outcome) => outcome,
+            Err(stop) => Outcome::Stopped(stop),
+        }
+    }
 
-    loop {
-        if done == must {
-            return Ok(Outcome::Linearizable);
-        }
-        steps += 1;
-        if steps.is_multiple_of(POLL) {
-            poll(limits, steps)?;
-        }
-        let is_call = node != NIL && list.entries[node].1;
-        if is_call {
-            let op = list.entries[node].0;
-            let o = &ops[op];
-            let known = list.return_node[op] != NIL;
-            let ret = if known { o.ret.as_ref() } else { None };
-            if let Some(next_state) = model.step(&state, o.func, &o.arg, ret) {
-                bits[op / 64] |= 1 << (op % 64);
-                let hash = set_hash ^ keys[op];
-                let full = hash ^ state_hash(&next_state);
-                let seen = memo.find(full, |m| {
-                    m.hash == full && m.state == next_state && *m.bits == *bits
-                });
-                if seen.is_none() {
-                    held.take(bits_bytes + next_state.heap_bytes())
-                        .map_err(Stop::Exhausted)?;
-                    let remembered = Memo {
-                        hash: full,
-                        bits: bits.clone().into(),
-                        state: next_state.clone(),
-                    };
-                    remember(&mut memo, remembered, held).map_err(Stop::Exhausted)?;
-                    stack.push((op, std::mem::replace(&mut state, next_state)));
-                    set_hash = hash;
-                    done += usize::from(known);
-                    list.lift(op);
-                    node = list.next[HEAD];
-                    continue;
+    fn walk(&mut self, limits: &Limits) -> Result<Outcome, Stop> {
+        let list = &mut self.list;
+        let mut steps: u64 = 0;
+        loop {
+            if self.done == self.must {
+                return Ok(Outcome::Linearizable);
+            }
+            steps += 1;
+            if steps.is_multiple_of(POLL) {
+                poll(limits, steps)?;
+            }
+            let node = self.node;
+            let is_call = node != NIL && list.entries[node].1;
+            if is_call {
+                let op = list.entries[node].0;
+                let o = &self.ops[op];
+                let known = list.return_node[op] != NIL;
+                let ret = if known { o.ret.as_ref() } else { None };
+                if let Some(next_state) = self.model.step(&self.state, o.func, &o.arg, ret) {
+                    let bits = &mut self.bits;
+                    bits[op / 64] |= 1 << (op % 64);
+                    let hash = self.set_hash ^ self.keys[op];
+                    let full = hash ^ state_hash(&next_state);
+                    let seen = self.memo.find(full, |m| {
+                        m.hash == full && m.state == next_state && *m.bits == **bits
+                    });
+                    if seen.is_none() {
+                        self.held
+                            .take(self.bits_bytes + next_state.heap_bytes())
+                            .map_err(Stop::Exhausted)?;
+                        let remembered = Memo {
+                            hash: full,
+                            bits: bits.clone().into(),
+                            state: next_state.clone(),
+                        };
+                        remember(&mut self.memo, remembered, &mut self.held)
+                            .map_err(Stop::Exhausted)?;
+                        self.stack
+                            .push((op, std::mem::replace(&mut self.state, next_state)));
+                        self.set_hash = hash;
+                        self.done += usize::from(known);
+                        list.lift(op);
+                        self.node = list.next[HEAD];
+                        continue;
+                    }
+                    bits[op / 64] &= !(1 << (op % 64));
                 }
-                bits[op / 64] &= !(1 << (op % 64));
+                self.node = list.next[node];
+            } else {
+                // A return (or the end) before its op was linearized: undo the last choice.
+                if node != NIL {
+                    self.furthest.reached(node, &self.stack, &self.state);
+                }
+                let Some((op, before)) = self.stack.pop() else {
+                    let furthest = std::mem::take(&mut self.furthest);
+                    return Ok(Outcome::NotLinearizable(Blocked {
+                        op: list.entries[furthest.node].0,
+                        order: furthest.order,
+                        state: furthest.state,
+                    }));
+                };
+                self.furthest.popped(self.stack.len());
+                self.bits[op / 64] &= !(1 << (op % 64));
+                self.set_hash ^= self.keys[op];
+                self.state = before;
+                self.done -= usize::from(list.return_node[op] != NIL);
+                list.unlift(op);
+                self.node = list.next[list.call_node[op]];
             }
-            node = list.next[node];
-        } else {
-            // A return (or the end) before its op was linearized: undo the last choice.
-            if node != NIL {
-                furthest.reached(node, &stack, &state);
-            }
-            let Some((op, before)) = stack.pop() else {
-                return Ok(Outcome::NotLinearizable(Blocked {
-                    op: list.entries[furthest.node].0,
-                    order: furthest.order,
-                    state: furthest.state,
-                }));
-            };
-            furthest.popped(stack.len());
-            bits[op / 64] &= !(1 << (op % 64));
-            set_hash ^= keys[op];
-            state = before;
-            done -= usize::from(list.return_node[op] != NIL);
-            list.unlift(op);
-            node = list.next[list.call_node[op]];
         }
     }
 }

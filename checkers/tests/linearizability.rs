@@ -188,6 +188,76 @@ fn a_spent_budget_is_unknown_not_a_guess() {
     assert!(r.summary.contains("memory limit"), "{}", r.summary);
 }
 
+/// Key `a`: two writes, then a read of the first (stale).
+const STALE_A: &str = "\
+{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"a\",\"value\":1}
+{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"a\",\"value\":1}
+{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"a\",\"value\":2}
+{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"a\",\"value\":2}
+{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"a\",\"value\":null}
+{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"key\":\"a\",\"value\":1}
+";
+
+/// A check in a pool of `threads` threads, so that the order keys are decided in is known.
+fn check_with_threads(threads: usize, text: &str, model: Model, budget: &Budget) -> CheckResult {
+    let loaded = load_history(text, model).unwrap();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| check(&loaded.operations, model, budget))
+}
+
+#[test]
+fn a_violation_cancels_the_keys_not_yet_decided() {
+    let good_b: String = (0..4)
+        .map(|v| {
+            format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"b\",\"value\":{v}}}\n\
+                 {{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"key\":\"b\",\"value\":{v}}}\n\
+                 {{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"b\",\"value\":null}}\n\
+                 {{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"key\":\"b\",\"value\":{v}}}\n"
+            )
+        })
+        .collect();
+    let text = format!("{STALE_A}{good_b}");
+    // One thread: the smaller key `a` goes first, is violated, and `b` is never searched.
+    let first = check_with_threads(1, &text, Model::Kv, &Budget::default());
+    assert_eq!(first.valid, Validity::Violated);
+    assert_eq!(first.evidence["violated_keys"], json!(["\"a\""]));
+    assert_eq!(first.evidence["not_decided_keys"]["keys"], json!(["\"b\""]));
+    assert_eq!(
+        first.evidence["not_decided_keys"]["why"],
+        "not decided: the history is already not linearizable"
+    );
+    assert!(
+        first.summary.contains("1 other key(s) not decided"),
+        "{}",
+        first.summary
+    );
+    let every = check_with_threads(1, &text, Model::Kv, &Budget::default().deciding_every_key());
+    assert_eq!(every.valid, Validity::Violated);
+    assert_eq!(every.evidence["not_decided_keys"]["keys"], json!([]));
+    assert!(!every.summary.contains("not decided"), "{}", every.summary);
+}
+
+/// Events as JSON lines with an impossible read planted on each key `broken` picks.
+fn with_broken_keys(config: &SynthConfig, broken: &[bool]) -> String {
+    let mut events = generate(config);
+    for (key, _) in broken.iter().enumerate().filter(|(_, b)| **b) {
+        let key = json!(format!("k{key}"));
+        let read = events.iter().rposition(|e| {
+            e.key.as_ref() == Some(&key)
+                && e.kind == traitor_model::EventKind::Ok
+                && (e.f == "read" || e.f == "get")
+        });
+        if let Some(at) = read {
+            events[at].value = impossible_read(config.model, &events[at].f);
+        }
+    }
+    jsonl(&events)
+}
+
 fn model_strategy() -> impl Strategy<Value = Model> {
     prop_oneof![
         Just(Model::Register),
@@ -250,6 +320,30 @@ proptest! {
         let r = check(&loaded.operations, config.model, &Budget::default());
         prop_assert_eq!(r.valid, Validity::Violated, "{:?}", r);
         prop_assert!(r.evidence["violations"][0]["window"].as_array().is_some_and(|w| !w.is_empty()));
+    }
+
+    #[test]
+    fn stopping_at_the_first_violation_never_changes_the_verdict(
+        config in config_strategy(),
+        broken in prop::collection::vec(any::<bool>(), 4),
+        threads in 1usize..4,
+    ) {
+        let text = with_broken_keys(&config, &broken);
+        let every = check_with_threads(threads, &text, config.model, &Budget::default().deciding_every_key());
+        let first = check_with_threads(threads, &text, config.model, &Budget::default());
+        prop_assert_eq!(first.valid, every.valid, "{:?}\n{:?}", first, every);
+        let keys = |r: &CheckResult, field: &str| -> Vec<String> {
+            let list = if field == "not_decided_keys" { &r.evidence[field]["keys"] } else { &r.evidence[field] };
+            list.as_array().map(|a| a.iter().map(|k| k.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        };
+        let violated = keys(&every, "violated_keys");
+        let found = keys(&first, "violated_keys");
+        let skipped = keys(&first, "not_decided_keys");
+        // What stopping early reports as violated is violated; what it skips is never
+        // reported as holding: every violated key is found or skipped.
+        prop_assert!(found.iter().all(|k| violated.contains(k)), "{:?} {:?}", found, violated);
+        prop_assert!(violated.iter().all(|k| found.contains(k) || skipped.contains(k)));
+        prop_assert!(skipped.is_empty() || !found.is_empty());
     }
 
     #[test]

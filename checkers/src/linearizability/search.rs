@@ -25,7 +25,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What one search found.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Outcome {
     /// A legal order exists.
     Linearizable,
@@ -36,7 +36,7 @@ pub enum Outcome {
 }
 
 /// Why a search stopped before an answer.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Stop {
     /// It used the steps it was allowed in this round and is paused; cheaper searches go
     /// first.
@@ -50,7 +50,7 @@ pub enum Stop {
 /// Where every order of a key's ops gets stuck: no explored order linearizes every op that
 /// returned before `op` returned, and `order` (op indices) is one that comes closest,
 /// ending in `state`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Blocked {
     pub op: usize,
     pub order: Vec<usize>,
@@ -68,7 +68,7 @@ pub struct Limits<'a> {
 
 const NIL: usize = usize::MAX;
 const HEAD: usize = 0;
-/// Steps between two looks at the clock, the cancel flag and the allowance.
+/// Steps between two looks at the clock and the cancel flag.
 const POLL: u64 = 1024;
 
 /// A remembered configuration, stored under its hash; lookups compare the full set and
@@ -314,8 +314,11 @@ impl<'a> Search<'a> {
                 return Ok(Outcome::Linearizable);
             }
             steps += 1;
+            if steps > limits.steps {
+                return Err(Stop::Allowance);
+            }
             if steps.is_multiple_of(POLL) {
-                poll(limits, steps)?;
+                poll(limits)?;
             }
             let node = self.node;
             let is_call = node != NIL && list.entries[node].1;
@@ -379,13 +382,10 @@ impl<'a> Search<'a> {
     }
 }
 
-/// Ends a search that is out of time, no longer needed, or past its allowance.
-fn poll(limits: &Limits, steps: u64) -> Result<(), Stop> {
+/// Ends a search that is out of time or no longer needed.
+fn poll(limits: &Limits) -> Result<(), Stop> {
     if limits.cancelled.load(Ordering::Relaxed) {
         return Err(Stop::Cancelled);
-    }
-    if steps >= limits.steps {
-        return Err(Stop::Allowance);
     }
     limits.budget.check_time().map_err(Stop::Exhausted)
 }
@@ -409,5 +409,135 @@ fn remember(memo: &mut HashTable<Memo>, entry: Memo, held: &mut Held) -> Result<
     } else {
         held.give(guess - new);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::load_history;
+    use crate::synth::{generate, impossible_read, SynthConfig};
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    /// The ops of the first key of a generated history, with an impossible read planted
+    /// when `plant` picks one (and there is a read); whether one was planted.
+    fn key_ops(config: &SynthConfig, plant: Option<prop::sample::Index>) -> (Vec<Op>, bool) {
+        let mut events = generate(config);
+        let reads: Vec<usize> = (0..events.len())
+            .filter(|&i| {
+                events[i].kind == traitor_model::EventKind::Ok
+                    && matches!(events[i].f.as_str(), "read" | "get")
+            })
+            .collect();
+        let planted = plant.is_some() && !reads.is_empty();
+        if let (Some(pick), true) = (plant, planted) {
+            let at = reads[pick.index(reads.len())];
+            events[at].value = impossible_read(config.model, &events[at].f);
+        }
+        let text: String = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        let loaded = load_history(&text, config.model).unwrap();
+        let ops = loaded
+            .operations
+            .by_key
+            .into_values()
+            .next()
+            .unwrap_or_default();
+        (ops, planted)
+    }
+
+    fn config(
+        model: Model,
+        ops: usize,
+        processes: usize,
+        info_rate: f64,
+        seed: u64,
+    ) -> SynthConfig {
+        SynthConfig {
+            model,
+            ops,
+            keys: 1,
+            processes,
+            info_rate,
+            fail_rate: 0.1,
+            seed,
+        }
+    }
+
+    fn model() -> impl Strategy<Value = Model> {
+        prop_oneof![
+            Just(Model::Register),
+            Just(Model::CasRegister),
+            Just(Model::Kv),
+            Just(Model::Counter),
+            Just(Model::Set)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Pausing at every step and resuming gives the answer, and the explanation, of a
+        /// search run straight through.
+        #[test]
+        fn pausing_never_changes_the_answer(
+            model in model(), ops in 1usize..40, processes in 1usize..6, info in 0.0..0.3f64,
+            seed in any::<u64>(), plant in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let (ops, _) = key_ops(&config(model, ops, processes, info, seed), plant);
+            let budget = Budget::new(Duration::from_secs(60), 1 << 30);
+            let cancelled = AtomicBool::new(false);
+            let straight = Limits { budget: &budget, cancelled: &cancelled, steps: u64::MAX };
+            let one_step = Limits { steps: 1, ..straight };
+            let whole = Search::new(model, &ops, &budget).unwrap().resume(&straight);
+            let mut paused = Search::new(model, &ops, &budget).unwrap();
+            let stepped = loop {
+                match paused.resume(&one_step) {
+                    Outcome::Stopped(Stop::Allowance) => continue,
+                    outcome => break outcome,
+                }
+            };
+            prop_assert_eq!(whole, stepped);
+        }
+
+        /// A search cancelled before it could finish says so; it never answers
+        /// "linearizable" for a key that is not.
+        #[test]
+        fn a_cancelled_search_never_passes_a_violation(
+            model in model(), ops in 1usize..200, processes in 1usize..10, info in 0.0..0.3f64,
+            seed in any::<u64>(), plant in any::<prop::sample::Index>(),
+        ) {
+            let (ops, planted) = key_ops(&config(model, ops, processes, info, seed), Some(plant));
+            prop_assume!(planted);
+            let budget = Budget::new(Duration::from_secs(60), 1 << 30);
+            let cancelled = AtomicBool::new(true);
+            let limits = Limits { budget: &budget, cancelled: &cancelled, steps: u64::MAX };
+            let outcome = Search::new(model, &ops, &budget).unwrap().resume(&limits);
+            prop_assert!(
+                matches!(outcome, Outcome::NotLinearizable(_) | Outcome::Stopped(Stop::Cancelled)),
+                "{:?}", outcome
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_gives_back_its_memory() {
+        let (ops, _) = key_ops(&config(Model::Kv, 200, 8, 0.2, 3), None);
+        let budget = Budget::new(Duration::from_secs(60), 1 << 30);
+        let cancelled = AtomicBool::new(false);
+        let limits = Limits {
+            budget: &budget,
+            cancelled: &cancelled,
+            steps: u64::MAX,
+        };
+        let outcome = Search::new(Model::Kv, &ops, &budget)
+            .unwrap()
+            .resume(&limits);
+        assert_eq!(outcome, Outcome::Linearizable);
+        // Everything charged was released: the whole limit can be charged again.
+        assert!(budget.charge(1 << 30).is_ok());
     }
 }

@@ -6,6 +6,9 @@
 //! linearized before it returned, so the last choice is undone. Every (linearized set,
 //! state) pair is remembered, so no configuration is explored twice (Lowe's memoisation);
 //! the set's hash is kept incrementally (Zobrist), so memo lookups cost O(1) hashing.
+//! Remembered sets and states live back to back in two large buffers, so what a search
+//! holds is a few allocations whose sizes are charged exactly, and given back to the
+//! system whole when the search ends.
 //!
 //! Ops with an unknown outcome have no return entry: they may be linearized anywhere after
 //! their call, including after everything else, where they affect nothing. So the search
@@ -21,7 +24,7 @@ use crate::ops::Op;
 use crate::value::Val;
 use hashbrown::HashTable;
 use rustc_hash::FxHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What one search found.
@@ -73,10 +76,93 @@ const POLL: u64 = 1024;
 
 /// A remembered configuration, stored under its hash; lookups compare the full set and
 /// state, so a hash collision can never merge two configurations.
-struct Memo {
+struct Entry {
     hash: u64,
-    bits: Box<[u64]>,
-    state: Val,
+    /// Where its linearized set starts in `Memo::sets`.
+    set: usize,
+    /// Where its encoded state lies in `Memo::states`.
+    state: (usize, usize),
+}
+
+/// Every configuration seen: small entries in a hash table, pointing into two buffers.
+struct Memo {
+    table: HashTable<Entry>,
+    sets: Vec<u64>,
+    states: Vec<u8>,
+}
+
+impl Memo {
+    /// Remembers the configuration (`set`, encoded `state`) under `hash`, charging what it
+    /// takes; `false` if it was already there.
+    fn insert(
+        &mut self,
+        hash: u64,
+        set: &[u64],
+        state: &[u8],
+        held: &mut Held,
+    ) -> Result<bool, Exhausted> {
+        let (sets, states) = (&self.sets, &self.states);
+        let seen = self.table.find(hash, |e| {
+            e.hash == hash
+                && sets[e.set..e.set + set.len()] == *set
+                && states[e.state.0..e.state.1] == *state
+        });
+        if seen.is_some() {
+            return Ok(false);
+        }
+        grow(&mut self.sets, set.len(), held)?;
+        grow(&mut self.states, state.len(), held)?;
+        let entry = Entry {
+            hash,
+            set: self.sets.len(),
+            state: (self.states.len(), self.states.len() + state.len()),
+        };
+        self.sets.extend_from_slice(set);
+        self.states.extend_from_slice(state);
+        if self.table.len() < self.table.capacity() {
+            self.table.insert_unique(hash, entry, |e| e.hash);
+            return Ok(true);
+        }
+        // The table grows: the old and the new table are both held while it moves.
+        let old = allocated(self.table.allocation_size());
+        let guess = (2 * old).max(allocated(1 << 10));
+        held.take(guess)?;
+        self.table.insert_unique(hash, entry, |e| e.hash);
+        held.give(old);
+        let new = allocated(self.table.allocation_size());
+        if new > guess {
+            held.take(new - guess)?;
+        } else {
+            held.give(guess - new);
+        }
+        Ok(true)
+    }
+}
+
+/// Buffers past this size are mapped memory, which the allocator moves by remapping (the
+/// old and new are not both held, and nothing is copied): glibc maps every allocation of
+/// 32 MiB and more.
+const MAPPED: usize = 32 << 20;
+
+/// Makes room for `more` items in a buffer and charges the new capacity first. A small
+/// buffer doubles; a mapped one grows by a quarter, so that little is charged and not used.
+fn grow<T>(buffer: &mut Vec<T>, more: usize, held: &mut Held) -> Result<(), Exhausted> {
+    if buffer.len() + more <= buffer.capacity() {
+        return Ok(());
+    }
+    let size = std::mem::size_of::<T>();
+    let step = if buffer.capacity() * size < MAPPED {
+        buffer.capacity()
+    } else {
+        buffer.capacity() / 4
+    };
+    let capacity = (buffer.capacity() + step)
+        .max(buffer.len() + more)
+        .max(4096 / size);
+    held.take(allocated(capacity * size))?;
+    held.give(allocated(buffer.capacity() * size));
+    buffer.reserve_exact(capacity - buffer.len());
+    Ok(())
 }
 
 /// The list of call/return entries, with lift/unlift of an op's pair.
@@ -166,28 +252,50 @@ fn vec_bytes<T>(v: &Vec<T>) -> usize {
 }
 
 /// The bytes one search holds, charged to the shared budget as they are taken and given
-/// back when the search ends.
+/// back when the search ends. The budget is drawn on in chunks, so that parallel searches
+/// do not contend on it at every step.
 struct Held<'a> {
     budget: &'a Budget,
     bytes: usize,
+    /// Charged to the budget: `bytes` and at most two chunks more.
+    drawn: usize,
 }
 
-impl Held<'_> {
+/// Bytes drawn from the shared budget at a time.
+const CHUNK: usize = 64 << 10;
+
+impl<'a> Held<'a> {
+    fn new(budget: &'a Budget) -> Self {
+        Self {
+            budget,
+            bytes: 0,
+            drawn: 0,
+        }
+    }
+
     fn take(&mut self, bytes: usize) -> Result<(), Exhausted> {
-        self.budget.charge(bytes)?;
+        if self.bytes + bytes > self.drawn {
+            let more = self.bytes + bytes - self.drawn + CHUNK;
+            self.budget.charge(more)?;
+            self.drawn += more;
+        }
         self.bytes += bytes;
         Ok(())
     }
 
     fn give(&mut self, bytes: usize) {
-        self.budget.release(bytes);
         self.bytes -= bytes;
+        if self.drawn - self.bytes > 2 * CHUNK {
+            let back = self.drawn - self.bytes - CHUNK;
+            self.budget.release(back);
+            self.drawn -= back;
+        }
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.budget.release(self.bytes);
+        self.budget.release(self.drawn);
     }
 }
 
@@ -235,9 +343,9 @@ fn zobrist(n: usize) -> Vec<u64> {
         .collect()
 }
 
-fn state_hash(state: &Val) -> u64 {
+fn bytes_hash(bytes: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    state.hash(&mut h);
+    h.write(bytes);
     h.finish()
 }
 
@@ -251,10 +359,11 @@ pub struct Search<'a> {
     must: usize,
     keys: Vec<u64>,
     bits: Vec<u64>,
-    bits_bytes: usize,
+    /// The next state, encoded, while it is looked up.
+    encoded: Vec<u8>,
     stack: Vec<(usize, Val)>,
     furthest: Furthest,
-    memo: HashTable<Memo>,
+    memo: Memo,
     set_hash: u64,
     state: Val,
     done: usize,
@@ -275,7 +384,7 @@ impl<'a> Search<'a> {
             list,
             keys: zobrist(ops.len()),
             bits: vec![0u64; words],
-            bits_bytes: allocated(words * std::mem::size_of::<u64>()),
+            encoded: Vec::new(),
             stack: Vec::with_capacity(ops.len()),
             furthest: Furthest {
                 node: 0,
@@ -283,11 +392,15 @@ impl<'a> Search<'a> {
                 state: Val::Nil,
                 unchanged: 0,
             },
-            memo: HashTable::new(),
+            memo: Memo {
+                table: HashTable::new(),
+                sets: Vec::new(),
+                states: Vec::new(),
+            },
             set_hash: 0,
             state: Val::Nil,
             done: 0,
-            held: Held { budget, bytes: 0 },
+            held: Held::new(budget),
         };
         let fixed = search.list.bytes()
             + vec_bytes(&search.keys)
@@ -331,23 +444,19 @@ impl<'a> Search<'a> {
                     let bits = &mut self.bits;
                     bits[op / 64] |= 1 << (op % 64);
                     let hash = self.set_hash ^ self.keys[op];
-                    let full = hash ^ state_hash(&next_state);
-                    let seen = self.memo.find(full, |m| {
-                        m.hash == full && m.state == next_state && *m.bits == **bits
-                    });
-                    if seen.is_none() {
+                    self.encoded.clear();
+                    next_state.encode(&mut self.encoded);
+                    let full = hash ^ bytes_hash(&self.encoded);
+                    let new = self
+                        .memo
+                        .insert(full, bits, &self.encoded, &mut self.held)
+                        .map_err(Stop::Exhausted)?;
+                    if new {
+                        let before = std::mem::replace(&mut self.state, next_state);
                         self.held
-                            .take(self.bits_bytes + next_state.heap_bytes())
+                            .take(before.heap_bytes())
                             .map_err(Stop::Exhausted)?;
-                        let remembered = Memo {
-                            hash: full,
-                            bits: bits.clone().into(),
-                            state: next_state.clone(),
-                        };
-                        remember(&mut self.memo, remembered, &mut self.held)
-                            .map_err(Stop::Exhausted)?;
-                        self.stack
-                            .push((op, std::mem::replace(&mut self.state, next_state)));
+                        self.stack.push((op, before));
                         self.set_hash = hash;
                         self.done += usize::from(known);
                         list.lift(op);
@@ -371,6 +480,7 @@ impl<'a> Search<'a> {
                     }));
                 };
                 self.furthest.popped(self.stack.len());
+                self.held.give(before.heap_bytes());
                 self.bits[op / 64] &= !(1 << (op % 64));
                 self.set_hash ^= self.keys[op];
                 self.state = before;
@@ -388,28 +498,6 @@ fn poll(limits: &Limits) -> Result<(), Stop> {
         return Err(Stop::Cancelled);
     }
     limits.budget.check_time().map_err(Stop::Exhausted)
-}
-
-/// Inserts a new configuration, charging the table's growth: while it grows, the old and
-/// the new table are both held.
-fn remember(memo: &mut HashTable<Memo>, entry: Memo, held: &mut Held) -> Result<(), Exhausted> {
-    if memo.len() < memo.capacity() {
-        memo.insert_unique(entry.hash, entry, |m| m.hash);
-        return Ok(());
-    }
-    let old = allocated(memo.allocation_size());
-    // Growth doubles the buckets; the first table is small.
-    let guess = (2 * old).max(allocated(1 << 10));
-    held.take(guess)?;
-    memo.insert_unique(entry.hash, entry, |m| m.hash);
-    held.give(old);
-    let new = allocated(memo.allocation_size());
-    if new > guess {
-        held.take(new - guess)
-    } else {
-        held.give(guess - new);
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::budget::Budget;
 use crate::models::Model;
 use crate::ops::{Op, Operations};
 use crate::verdict::{CheckResult, Validity};
-use search::{Blocked, Limits, Outcome, Search, Stop};
+use search::{Blocked, Limits, Outcome, Search, Spare, Stop};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -105,8 +105,8 @@ struct Key<'a> {
 
 /// Searches `keys` in their order, each thread of the pool taking the next key as it
 /// frees, and gives each key back with its outcome (`None`: never started). A violation
-/// cancels the rest unless every key is to be decided. A search that ends frees its memory
-/// at once, before its thread takes the next key.
+/// cancels the rest unless every key is to be decided. A search that ends leaves its
+/// buffers to its thread's next search (the last ones are freed with the round).
 fn round<'a>(
     model: Model,
     keys: Vec<Key<'a>>,
@@ -120,18 +120,21 @@ fn round<'a>(
     let workers = rayon::current_num_threads().min(slots.len());
     rayon::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|_| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= slots.len() || limits.cancelled.load(Ordering::Relaxed) {
-                    break;
+            scope.spawn(|_| {
+                let mut spare = None;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= slots.len() || limits.cancelled.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut slot = slots[i].lock().expect("each slot is taken by one thread");
+                    let (key, outcome) = &mut *slot;
+                    let found = resume(model, key, limits, &mut spare);
+                    if matches!(found, Outcome::NotLinearizable(_)) && !limits.budget.every_key() {
+                        limits.cancelled.store(true, Ordering::Relaxed);
+                    }
+                    *outcome = Some(found);
                 }
-                let mut slot = slots[i].lock().expect("each slot is taken by one thread");
-                let (key, outcome) = &mut *slot;
-                let found = resume(model, key, limits);
-                if matches!(found, Outcome::NotLinearizable(_)) && !limits.budget.every_key() {
-                    limits.cancelled.store(true, Ordering::Relaxed);
-                }
-                *outcome = Some(found);
             });
         }
     });
@@ -144,19 +147,28 @@ fn round<'a>(
         .collect()
 }
 
-/// Runs a key's search on (starting it if new); drops it unless it only paused.
-fn resume<'a>(model: Model, key: &mut Key<'a>, limits: &Limits<'a>) -> Outcome {
+/// Runs a key's search on (starting it if new, in `spare`'s buffers); a search that ends
+/// leaves its buffers in `spare` for the thread's next key.
+fn resume<'a>(
+    model: Model,
+    key: &mut Key<'a>,
+    limits: &Limits<'a>,
+    spare: &mut Option<Spare<'a>>,
+) -> Outcome {
     let search = match key.search.take() {
         Some(search) => Ok(search),
-        None => Search::new(model, key.ops, limits.budget),
+        None => Search::new(model, key.ops, limits.budget, spare.take()),
     };
     let mut search = match search {
         Ok(search) => search,
         Err(why) => return Outcome::Stopped(Stop::Exhausted(why)),
     };
     let outcome = search.resume(limits);
-    if matches!(outcome, Outcome::Stopped(Stop::Allowance)) {
-        key.search = Some(search);
+    match outcome {
+        Outcome::Stopped(Stop::Allowance) => key.search = Some(search),
+        // A search that ran out of memory gives it all back.
+        Outcome::Stopped(Stop::Exhausted(_)) => {}
+        _ => *spare = search.into_spare(),
     }
     outcome
 }

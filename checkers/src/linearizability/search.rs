@@ -92,6 +92,19 @@ struct Memo {
 }
 
 impl Memo {
+    fn new() -> Self {
+        Self {
+            table: HashTable::new(),
+            sets: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+
+    /// What the table and buffers hold, as charged while they grew.
+    fn bytes(&self) -> usize {
+        allocated(self.table.allocation_size()) + vec_bytes(&self.sets) + vec_bytes(&self.states)
+    }
+
     /// Remembers the configuration (`set`, encoded `state`) under `hash`, charging what it
     /// takes; `false` if it was already there.
     fn insert(
@@ -143,6 +156,24 @@ impl Memo {
 /// old and new are not both held, and nothing is copied): glibc maps every allocation of
 /// 32 MiB and more.
 const MAPPED: usize = 32 << 20;
+
+/// The most a thread keeps of a finished search's buffers for its next search.
+const SPARE: usize = 64 << 20;
+
+/// The emptied buffers of a finished search, for a thread's next search: their pages are
+/// already the process's, so they are not mapped and faulted in again for every key. Their
+/// capacity stays charged until they are dropped.
+pub struct Spare<'a> {
+    memo: Memo,
+    bytes: usize,
+    budget: &'a Budget,
+}
+
+impl Drop for Spare<'_> {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes);
+    }
+}
 
 /// Makes room for `more` items in a buffer and charges the new capacity first. A small
 /// buffer doubles; a mapped one grows by a quarter, so that little is charged and not used.
@@ -372,8 +403,14 @@ pub struct Search<'a> {
 }
 
 impl<'a> Search<'a> {
-    /// A search of `ops`, charging its fixed structures to `budget`.
-    pub fn new(model: Model, ops: &'a [Op], budget: &'a Budget) -> Result<Self, Exhausted> {
+    /// A search of `ops`, charging its fixed structures to `budget`; it remembers
+    /// configurations in `spare`'s buffers when given some.
+    pub fn new(
+        model: Model,
+        ops: &'a [Op],
+        budget: &'a Budget,
+        spare: Option<Spare<'a>>,
+    ) -> Result<Self, Exhausted> {
         let list = EntryList::new(ops);
         let words = ops.len().div_ceil(64);
         let mut search = Self {
@@ -392,16 +429,19 @@ impl<'a> Search<'a> {
                 state: Val::Nil,
                 unchanged: 0,
             },
-            memo: Memo {
-                table: HashTable::new(),
-                sets: Vec::new(),
-                states: Vec::new(),
-            },
+            memo: Memo::new(),
             set_hash: 0,
             state: Val::Nil,
             done: 0,
             held: Held::new(budget),
         };
+        if let Some(mut spare) = spare {
+            // The spare's charge passes to this search.
+            search.held.bytes += spare.bytes;
+            search.held.drawn += spare.bytes;
+            spare.bytes = 0;
+            search.memo = std::mem::replace(&mut spare.memo, Memo::new());
+        }
         let fixed = search.list.bytes()
             + vec_bytes(&search.keys)
             + vec_bytes(&search.bits)
@@ -409,6 +449,27 @@ impl<'a> Search<'a> {
             + vec_bytes(&search.furthest.order);
         search.held.take(fixed)?;
         Ok(search)
+    }
+
+    /// Ends the search, keeping its remembering buffers (emptied, still charged) for the
+    /// next one, unless they are larger than `SPARE` (then they are freed: a large spare
+    /// would keep memory from the searches still running).
+    pub fn into_spare(mut self) -> Option<Spare<'a>> {
+        let mut memo = std::mem::replace(&mut self.memo, Memo::new());
+        memo.table.clear();
+        memo.sets.clear();
+        memo.states.clear();
+        let bytes = memo.bytes();
+        if bytes > SPARE {
+            return None;
+        }
+        self.held.bytes -= bytes;
+        self.held.drawn -= bytes;
+        Some(Spare {
+            memo,
+            bytes,
+            budget: self.held.budget,
+        })
     }
 
     /// Runs the search on from where it stopped, within `limits`.
@@ -580,8 +641,8 @@ mod tests {
             let cancelled = AtomicBool::new(false);
             let straight = Limits { budget: &budget, cancelled: &cancelled, steps: u64::MAX };
             let one_step = Limits { steps: 1, ..straight };
-            let whole = Search::new(model, &ops, &budget).unwrap().resume(&straight);
-            let mut paused = Search::new(model, &ops, &budget).unwrap();
+            let whole = Search::new(model, &ops, &budget, None).unwrap().resume(&straight);
+            let mut paused = Search::new(model, &ops, &budget, None).unwrap();
             let stepped = loop {
                 match paused.resume(&one_step) {
                     Outcome::Stopped(Stop::Allowance) => continue,
@@ -603,7 +664,7 @@ mod tests {
             let budget = Budget::new(Duration::from_secs(60), 1 << 30);
             let cancelled = AtomicBool::new(true);
             let limits = Limits { budget: &budget, cancelled: &cancelled, steps: u64::MAX };
-            let outcome = Search::new(model, &ops, &budget).unwrap().resume(&limits);
+            let outcome = Search::new(model, &ops, &budget, None).unwrap().resume(&limits);
             prop_assert!(
                 matches!(outcome, Outcome::NotLinearizable(_) | Outcome::Stopped(Stop::Cancelled)),
                 "{:?}", outcome
@@ -621,10 +682,15 @@ mod tests {
             cancelled: &cancelled,
             steps: u64::MAX,
         };
-        let outcome = Search::new(Model::Kv, &ops, &budget)
-            .unwrap()
-            .resume(&limits);
-        assert_eq!(outcome, Outcome::Linearizable);
+        let mut first = Search::new(Model::Kv, &ops, &budget, None).unwrap();
+        assert_eq!(first.resume(&limits), Outcome::Linearizable);
+        let spare = first.into_spare();
+        assert!(spare.is_some());
+        // A spare's buffers stay charged while it is kept.
+        assert!(budget.charge(1 << 30).is_err());
+        let mut second = Search::new(Model::Kv, &ops, &budget, spare).unwrap();
+        assert_eq!(second.resume(&limits), Outcome::Linearizable);
+        drop(second);
         // Everything charged was released: the whole limit can be charged again.
         assert!(budget.charge(1 << 30).is_ok());
     }

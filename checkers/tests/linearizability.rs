@@ -4,7 +4,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use traitor_checkers::input::load_history;
 use traitor_checkers::linearizability::check;
-use traitor_checkers::synth::{generate, impossible_read, SynthConfig};
+use traitor_checkers::synth::{
+    concurrent_appends, generate, generate_with_faults, impossible_read, Faults, SynthConfig,
+};
 use traitor_checkers::{Budget, CheckResult, Model, Validity};
 use traitor_model::Event;
 
@@ -256,6 +258,67 @@ fn with_broken_keys(config: &SynthConfig, broken: &[bool]) -> String {
         }
     }
     jsonl(&events)
+}
+
+/// A kv history with a partition, where keys `k0` and `k1` serve a stale read (or not).
+fn partitioned(seed: u64, stale_keys: usize) -> CheckResult {
+    let config = SynthConfig {
+        model: Model::Kv,
+        ops: 300,
+        keys: 6,
+        processes: 20,
+        info_rate: 0.02,
+        fail_rate: 0.02,
+        seed,
+    };
+    let faults = Faults {
+        partition: Some(0.3..0.7),
+        stale_keys,
+        append_heavy: true,
+    };
+    let text = jsonl(&generate_with_faults(&config, &faults));
+    let every = Budget::default().deciding_every_key();
+    check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &every,
+    )
+}
+
+#[test]
+fn a_partition_breaks_only_the_keys_that_served_stale_reads() {
+    let r = partitioned(9, 2);
+    assert_eq!(r.valid, Validity::Violated, "{r:?}");
+    let violated = r.evidence["violated_keys"].as_array().unwrap();
+    assert!(
+        violated.iter().all(|k| k == "\"k0\"" || k == "\"k1\""),
+        "{violated:?}"
+    );
+    assert_eq!(partitioned(9, 0).valid, Validity::Holds);
+}
+
+#[test]
+fn concurrent_appends_spend_a_memory_limit_and_say_so() {
+    let text = jsonl(&concurrent_appends(30));
+    let r = check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &Budget::new(std::time::Duration::from_secs(60), 64 << 20),
+    );
+    assert_eq!(r.valid, Validity::Unknown, "{r:?}");
+    assert!(
+        r.summary.contains("memory limit of 64 MiB"),
+        "{}",
+        r.summary
+    );
+    // With room enough, a few concurrent appends are linearizable.
+    let text = jsonl(&concurrent_appends(4));
+    let r = check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &Budget::default(),
+    );
+    assert_eq!(r.valid, Validity::Holds, "{r:?}");
 }
 
 fn model_strategy() -> impl Strategy<Value = Model> {

@@ -3,6 +3,7 @@
 //! `serde_json::Value` is neither `Hash` nor cheap to clone; the search memoises
 //! (linearized set, state) pairs millions of times, so histories are converted once.
 
+use crate::budget::allocated;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +27,46 @@ impl Val {
             Val::Nil => String::new(),
             Val::Str(s) => s.to_string(),
             other => other.to_string(),
+        }
+    }
+
+    /// Heap memory this value holds (shared parts counted as if owned), so that a search
+    /// can charge what the states on its stack really cost: an appended string grows.
+    pub fn heap_bytes(&self) -> usize {
+        // An `Arc` allocation holds two counters beside the data.
+        const COUNTS: usize = 2 * std::mem::size_of::<usize>();
+        match self {
+            Val::Nil | Val::Bool(_) | Val::Int(_) => 0,
+            Val::Str(s) => allocated(COUNTS + s.len()),
+            Val::List(items) => {
+                allocated(COUNTS + std::mem::size_of_val::<[Val]>(items))
+                    + items.iter().map(Val::heap_bytes).sum::<usize>()
+            }
+        }
+    }
+
+    /// Appends a byte encoding of this value to `out`: two values encode the same exactly
+    /// when they are equal, so a search can remember states as bytes in one buffer.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Val::Nil => out.push(0),
+            Val::Bool(b) => out.extend([1, u8::from(*b)]),
+            Val::Int(i) => {
+                out.push(2);
+                out.extend(i.to_le_bytes());
+            }
+            Val::Str(s) => {
+                out.push(3);
+                out.extend((s.len() as u64).to_le_bytes());
+                out.extend(s.as_bytes());
+            }
+            Val::List(items) => {
+                out.push(4);
+                out.extend((items.len() as u64).to_le_bytes());
+                for item in items.iter() {
+                    item.encode(out);
+                }
+            }
         }
     }
 
@@ -83,6 +124,38 @@ impl Val {
             Val::Int(i) => Value::from(*i),
             Val::Str(s) => Value::String(s.to_string()),
             Val::List(items) => Value::Array(items.iter().map(Val::to_json).collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(v: &Val) -> Vec<u8> {
+        let mut out = Vec::new();
+        v.encode(&mut out);
+        out
+    }
+
+    #[test]
+    fn different_values_encode_differently() {
+        let s = |x: &str| Val::Str(x.into());
+        let values = [
+            Val::Nil,
+            s(""),
+            s("1"),
+            Val::Int(1),
+            Val::Bool(true),
+            s("ab"),
+            Val::List([s("ab")].into()),
+            Val::List([s("a"), s("b")].into()),
+            Val::List([Val::List([s("a")].into()), s("b")].into()),
+        ];
+        for (i, a) in values.iter().enumerate() {
+            for (j, b) in values.iter().enumerate() {
+                assert_eq!(encoded(a) == encoded(b), i == j, "{a} vs {b}");
+            }
         }
     }
 }

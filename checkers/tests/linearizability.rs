@@ -4,7 +4,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use traitor_checkers::input::load_history;
 use traitor_checkers::linearizability::check;
-use traitor_checkers::synth::{generate, impossible_read, SynthConfig};
+use traitor_checkers::synth::{
+    concurrent_appends, generate, generate_with_faults, impossible_read, Faults, SynthConfig,
+};
 use traitor_checkers::{Budget, CheckResult, Model, Validity};
 use traitor_model::Event;
 
@@ -185,7 +187,138 @@ fn a_spent_budget_is_unknown_not_a_guess() {
         &Budget::new(std::time::Duration::from_secs(5), 1),
     );
     assert_eq!(r.valid, Validity::Unknown);
-    assert!(r.summary.contains("memory budget"), "{}", r.summary);
+    assert!(r.summary.contains("memory limit"), "{}", r.summary);
+}
+
+/// Key `a`: two writes, then a read of the first (stale).
+const STALE_A: &str = "\
+{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"a\",\"value\":1}
+{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"a\",\"value\":1}
+{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"a\",\"value\":2}
+{\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":\"a\",\"value\":2}
+{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"a\",\"value\":null}
+{\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"key\":\"a\",\"value\":1}
+";
+
+/// A check in a pool of `threads` threads, so that the order keys are decided in is known.
+fn check_with_threads(threads: usize, text: &str, model: Model, budget: &Budget) -> CheckResult {
+    let loaded = load_history(text, model).unwrap();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| check(&loaded.operations, model, budget))
+}
+
+#[test]
+fn a_violation_cancels_the_keys_not_yet_decided() {
+    let good_b: String = (0..4)
+        .map(|v| {
+            format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"write\",\"key\":\"b\",\"value\":{v}}}\n\
+                 {{\"process\":1,\"type\":\"ok\",\"f\":\"write\",\"key\":\"b\",\"value\":{v}}}\n\
+                 {{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"b\",\"value\":null}}\n\
+                 {{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"key\":\"b\",\"value\":{v}}}\n"
+            )
+        })
+        .collect();
+    let text = format!("{STALE_A}{good_b}");
+    // One thread: the smaller key `a` goes first, is violated, and `b` is never searched.
+    let first = check_with_threads(1, &text, Model::Kv, &Budget::default());
+    assert_eq!(first.valid, Validity::Violated);
+    assert_eq!(first.evidence["violated_keys"], json!(["\"a\""]));
+    assert_eq!(first.evidence["not_decided_keys"]["keys"], json!(["\"b\""]));
+    assert_eq!(
+        first.evidence["not_decided_keys"]["why"],
+        "not decided: the history is already not linearizable"
+    );
+    assert!(
+        first.summary.contains("1 other key(s) not decided"),
+        "{}",
+        first.summary
+    );
+    let every = check_with_threads(1, &text, Model::Kv, &Budget::default().deciding_every_key());
+    assert_eq!(every.valid, Validity::Violated);
+    assert_eq!(every.evidence["not_decided_keys"]["keys"], json!([]));
+    assert!(!every.summary.contains("not decided"), "{}", every.summary);
+}
+
+/// Events as JSON lines with an impossible read planted on each key `broken` picks.
+fn with_broken_keys(config: &SynthConfig, broken: &[bool]) -> String {
+    let mut events = generate(config);
+    for (key, _) in broken.iter().enumerate().filter(|(_, b)| **b) {
+        let key = json!(format!("k{key}"));
+        let read = events.iter().rposition(|e| {
+            e.key.as_ref() == Some(&key)
+                && e.kind == traitor_model::EventKind::Ok
+                && (e.f == "read" || e.f == "get")
+        });
+        if let Some(at) = read {
+            events[at].value = impossible_read(config.model, &events[at].f);
+        }
+    }
+    jsonl(&events)
+}
+
+/// A kv history with a partition, where keys `k0` and `k1` serve a stale read (or not).
+fn partitioned(seed: u64, stale_keys: usize) -> CheckResult {
+    let config = SynthConfig {
+        model: Model::Kv,
+        ops: 300,
+        keys: 6,
+        processes: 20,
+        info_rate: 0.02,
+        fail_rate: 0.02,
+        seed,
+    };
+    let faults = Faults {
+        partition: Some(0.3..0.7),
+        stale_keys,
+        append_heavy: true,
+    };
+    let text = jsonl(&generate_with_faults(&config, &faults));
+    let every = Budget::default().deciding_every_key();
+    check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &every,
+    )
+}
+
+#[test]
+fn a_partition_breaks_only_the_keys_that_served_stale_reads() {
+    let r = partitioned(9, 2);
+    assert_eq!(r.valid, Validity::Violated, "{r:?}");
+    let violated = r.evidence["violated_keys"].as_array().unwrap();
+    assert!(
+        violated.iter().all(|k| k == "\"k0\"" || k == "\"k1\""),
+        "{violated:?}"
+    );
+    assert_eq!(partitioned(9, 0).valid, Validity::Holds);
+}
+
+#[test]
+fn concurrent_appends_spend_a_memory_limit_and_say_so() {
+    let text = jsonl(&concurrent_appends(30));
+    let r = check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &Budget::new(std::time::Duration::from_secs(60), 64 << 20),
+    );
+    assert_eq!(r.valid, Validity::Unknown, "{r:?}");
+    assert!(
+        r.summary.contains("memory limit of 64 MiB"),
+        "{}",
+        r.summary
+    );
+    // With room enough, a few concurrent appends are linearizable.
+    let text = jsonl(&concurrent_appends(4));
+    let r = check(
+        &load_history(&text, Model::Kv).unwrap().operations,
+        Model::Kv,
+        &Budget::default(),
+    );
+    assert_eq!(r.valid, Validity::Holds, "{r:?}");
 }
 
 fn model_strategy() -> impl Strategy<Value = Model> {
@@ -250,6 +383,30 @@ proptest! {
         let r = check(&loaded.operations, config.model, &Budget::default());
         prop_assert_eq!(r.valid, Validity::Violated, "{:?}", r);
         prop_assert!(r.evidence["violations"][0]["window"].as_array().is_some_and(|w| !w.is_empty()));
+    }
+
+    #[test]
+    fn stopping_at_the_first_violation_never_changes_the_verdict(
+        config in config_strategy(),
+        broken in prop::collection::vec(any::<bool>(), 4),
+        threads in 1usize..4,
+    ) {
+        let text = with_broken_keys(&config, &broken);
+        let every = check_with_threads(threads, &text, config.model, &Budget::default().deciding_every_key());
+        let first = check_with_threads(threads, &text, config.model, &Budget::default());
+        prop_assert_eq!(first.valid, every.valid, "{:?}\n{:?}", first, every);
+        let keys = |r: &CheckResult, field: &str| -> Vec<String> {
+            let list = if field == "not_decided_keys" { &r.evidence[field]["keys"] } else { &r.evidence[field] };
+            list.as_array().map(|a| a.iter().map(|k| k.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+        };
+        let violated = keys(&every, "violated_keys");
+        let found = keys(&first, "violated_keys");
+        let skipped = keys(&first, "not_decided_keys");
+        // What stopping early reports as violated is violated; what it skips is never
+        // reported as holding: every violated key is found or skipped.
+        prop_assert!(found.iter().all(|k| violated.contains(k)), "{:?} {:?}", found, violated);
+        prop_assert!(violated.iter().all(|k| found.contains(k) || skipped.contains(k)));
+        prop_assert!(skipped.is_empty() || !found.is_empty());
     }
 
     #[test]

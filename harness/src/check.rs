@@ -101,6 +101,11 @@ pub fn check_run_folder(
 
 fn check_input(path: &Path, args: &CheckArgs) -> Result<InputVerdict, String> {
     let budget = Budget::new(args.time_limit, args.memory_limit << 20);
+    let budget = if args.all_keys {
+        budget.deciding_every_key()
+    } else {
+        budget
+    };
     let started = Instant::now();
     if path.is_dir() {
         return check_run_folder(path, args.model, &budget);

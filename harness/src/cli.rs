@@ -27,6 +27,7 @@ pub enum Command {
     /// Examples:
     ///   traitor check --model cas-register examples/histories/*
     ///   traitor check --model kv --json history.edn
+    ///   traitor check --model kv --all-keys --memory-limit 256 history.jsonl
     ///   traitor check runs/smoke/2026-11-21T10-00-00-s1
     #[command(verbatim_doc_comment)]
     Check(CheckArgs),
@@ -279,9 +280,15 @@ pub struct CheckArgs {
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub time_limit: Duration,
 
-    /// Give up (answer "unknown") when memoised search states need more than this many MiB.
+    /// Give up (answer "unknown") rather than let the process hold more than this many MiB:
+    /// what it held when the check began (measured) plus every search's states.
     #[arg(long, default_value_t = 1024, value_name = "MIB")]
     pub memory_limit: usize,
+
+    /// Decide every key of a history, even once one is violated; by default the check
+    /// stops at the first violated key and reports the others as not decided.
+    #[arg(long)]
+    pub all_keys: bool,
 }
 
 fn parse_model(s: &str) -> Result<Model, String> {

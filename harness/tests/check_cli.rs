@@ -127,7 +127,62 @@ fn an_undecided_check_is_not_a_pass() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("unknown"))
-        .stdout(predicate::str::contains("memory budget"));
+        .stdout(predicate::str::contains("memory limit"));
+}
+
+/// Two keys, each with a stale read: the same violation twice.
+fn two_stale_keys(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("two-stale-keys.jsonl");
+    let mut text = String::new();
+    for key in ["x", "y"] {
+        for (kind, f, value) in [
+            ("invoke", "write", "1"),
+            ("ok", "write", "1"),
+            ("invoke", "write", "2"),
+            ("ok", "write", "2"),
+            ("invoke", "read", "null"),
+            ("ok", "read", "1"),
+        ] {
+            text.push_str(&format!(
+                "{{\"process\":0,\"type\":\"{kind}\",\"f\":\"{f}\",\"key\":\"{key}\",\"value\":{value}}}\n"
+            ));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn linearizability_evidence(args: &[&str], history: &std::path::Path) -> Value {
+    let out = traitor()
+        .args(["check", "--json", "--model", "kv"])
+        .args(args)
+        .arg(history)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(line["valid"], false, "{line}");
+    line["evidence"].clone()
+}
+
+#[test]
+fn all_keys_decides_every_key_and_the_default_stops_at_a_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = two_stale_keys(dir.path());
+    let every = linearizability_evidence(&["--all-keys"], &history);
+    assert_eq!(
+        every["violated_keys"],
+        serde_json::json!(["\"x\"", "\"y\""])
+    );
+    assert_eq!(every["not_decided_keys"]["keys"], serde_json::json!([]));
+    // By default a key is either found violated or reported as not decided (both may be
+    // found when two threads finish together), never passed.
+    let first = linearizability_evidence(&[], &history);
+    let violated = first["violated_keys"].as_array().unwrap().len();
+    let not_decided = first["not_decided_keys"]["keys"].as_array().unwrap().len();
+    assert!(violated >= 1 && violated + not_decided == 2, "{first}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The self-contained HTML report of one run folder: header and verdicts, a Jepsen-style
-//! timeline with faults shaded and violations highlighted, latency and throughput, heat
+//! timeline with nemesis faults shaded, adversary actions in lanes of their own and
+//! violations highlighted, latency and throughput, heat
 //! maps, the injected faults, and the node logs.
 //!
 //! One file with inline CSS, JS and SVG and no external URL, so it opens from `file://`,
@@ -8,6 +9,7 @@
 //! a Content-Security-Policy forbids every other script and every network fetch, as a
 //! second line of defence.
 
+mod actions;
 pub mod campaign;
 mod detectors;
 mod escape;
@@ -105,7 +107,10 @@ fn run_end(run: &load::RunData, ops: &[ops::Op]) -> u64 {
 fn render(run: &load::RunData) -> String {
     let empty = Vec::new();
     let paired = ops::pair(run.events.as_deref().unwrap_or(&empty));
-    let intervals = faults::intervals(run.faults.as_deref().unwrap_or(&[]));
+    let byzantine = run.manifest.as_ref().map_or(&[][..], |m| &m.byzantine[..]);
+    let (nemesis, adversary) =
+        actions::Lanes::split(run.faults.as_deref().unwrap_or(&[]), byzantine);
+    let intervals = faults::intervals(&nemesis);
     let axis = svg::Axis::run(run_end(run, &paired.ops));
     let violations = violation::violations(run.verdict.as_ref());
     let highlight = violation::highlight(&violations);
@@ -118,9 +123,16 @@ fn render(run: &load::RunData) -> String {
     let history_sections = match &run.events {
         Some(_) => format!(
             "{}{}{}",
-            violation::section(&violations, &paired.ops, &intervals),
-            timeline::section(&paired.ops, paired.skipped, &axis, &intervals, &highlight),
-            plots::section(&paired.ops, &axis, &intervals)
+            violation::section(&violations, &paired.ops, &intervals, &adversary),
+            timeline::section(
+                &paired.ops,
+                paired.skipped,
+                &axis,
+                &intervals,
+                &adversary,
+                &highlight
+            ),
+            plots::section(&paired.ops, &axis, &intervals, &adversary)
         ),
         None => "<section id=\"timeline\"><h2>Timeline</h2><p class=\"missing\">history.jsonl is missing: no timeline, latency or throughput.</p></section>".into(),
     };
@@ -128,7 +140,7 @@ fn render(run: &load::RunData) -> String {
         "ops": paired.ops.iter().map(ops::Op::to_json).collect::<Vec<_>>(),
         "blocked": violations.first().and_then(|v| v.op_index),
     });
-    let detectors = detectors::section(run.detectors.as_ref(), &intervals);
+    let detectors = detectors::section(run.detectors.as_ref(), &intervals, &adversary);
     let nav: Vec<(&str, &str)> = [
         ("header", "Run", true),
         ("violations", "Violation", !violations.is_empty()),
@@ -152,7 +164,11 @@ fn render(run: &load::RunData) -> String {
             &axis,
             &intervals
         ),
-        faults::section(run.faults.as_deref(), &intervals),
+        faults::section(
+            run.faults.as_ref().map(|_| &nemesis[..]),
+            &intervals,
+            &adversary
+        ),
         logs::section(&run.logs),
     );
     page(&title, &nav, &main, &escape::script_json(&data), JS)

@@ -358,6 +358,8 @@ fn adversary_actions_stay_in_their_lanes_off_the_ops() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("{name} missing in {plot}"))
         };
+        assert_eq!(value("bands"), common::NEMESIS_FAULTS, "bands: {plot}");
+        assert!(value("stacked") <= 1, "bands stacked over an op: {plot}");
         assert_eq!(value("lanes"), 1, "one lane for node 3: {plot}");
         assert!(value("marks") > 50, "{plot}");
         assert_eq!(value("outside"), 0, "marks outside their lane: {plot}");
@@ -367,8 +369,6 @@ fn adversary_actions_stay_in_their_lanes_off_the_ops() {
             ACTIONS + 1,
             "every action and the split: {plot}"
         );
-        assert_eq!(value("bands"), common::NEMESIS_FAULTS, "{plot}");
-        assert!(value("stacked") <= 1, "bands stacked over an op: {plot}");
     }
     // Tooltips and the table show the actions' attack strings as text.
     assert!(page

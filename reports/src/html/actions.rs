@@ -456,7 +456,7 @@ mod tests {
             })
             .collect();
         let (_, lanes) = Lanes::split(&records, &[0, 1]);
-        let axis = Axis::run(3_000_000);
+        let axis = Axis::run(0, 3_000_000);
         let svg = lanes.draw(&axis);
         let counted: usize = svg
             .split("data-count=\"")

@@ -87,21 +87,24 @@ fn nonce() -> String {
         .collect()
 }
 
-/// The last instant anything was recorded, the end of every time axis.
-fn run_end(run: &load::RunData, ops: &[ops::Op]) -> u64 {
-    let history = ops.iter().map(|op| op.end.unwrap_or(op.start));
+/// The span of every time axis: from the first instant anything was recorded (to the whole
+/// second below: the harness counts from before the cluster was built, which can take
+/// minutes on first use) to the last.
+fn run_span(run: &load::RunData, ops: &[ops::Op]) -> (u64, u64) {
+    let history = ops.iter().flat_map(|op| [Some(op.start), op.end]).flatten();
     let faults = run.faults.iter().flatten().map(|f| f.time);
     let trace = run.trace.iter().flatten().map(|t| t.time);
     let metrics = run.metrics.iter().flatten().filter_map(|m| m.time);
     let healed = run.manifest.iter().filter_map(|m| m.healed_at);
-    history
+    let times: Vec<u64> = history
         .chain(faults)
         .chain(trace)
         .chain(metrics)
         .chain(healed)
-        .max()
-        .unwrap_or(0)
-        .max(1)
+        .collect();
+    let first = times.iter().min().copied().unwrap_or(0);
+    let last = times.iter().max().copied().unwrap_or(0);
+    (first / 1_000_000_000 * 1_000_000_000, last.max(1))
 }
 
 fn render(run: &load::RunData) -> String {
@@ -111,7 +114,8 @@ fn render(run: &load::RunData) -> String {
     let (nemesis, adversary) =
         actions::Lanes::split(run.faults.as_deref().unwrap_or(&[]), byzantine);
     let intervals = faults::intervals(&nemesis);
-    let axis = svg::Axis::run(run_end(run, &paired.ops));
+    let (start, end) = run_span(run, &paired.ops);
+    let axis = svg::Axis::run(start, end);
     let violations = violation::violations(run.verdict.as_ref());
     let highlight = violation::highlight(&violations);
     let title = run
@@ -193,4 +197,26 @@ fn page(title: &str, nav: &[(&str, &str)], main: &str, data_json: &str, script: 
          <script nonce=\"{nonce}\">{script}</script></body></html>\n",
         escape::html(title),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traitor_model::FaultRecord;
+
+    #[test]
+    fn the_axis_starts_at_the_first_record_to_the_second() {
+        let fault = |time| FaultRecord {
+            time,
+            kind: "crash".into(),
+            nodes: vec![0],
+            detail: serde_json::Value::Null,
+        };
+        let run = load::RunData {
+            faults: Some(vec![fault(272_819_130_309), fault(288_175_324_310)]),
+            ..Default::default()
+        };
+        assert_eq!(run_span(&run, &[]), (272_000_000_000, 288_175_324_310));
+        assert_eq!(run_span(&load::RunData::default(), &[]), (0, 1));
+    }
 }

@@ -309,6 +309,7 @@ const PROBE: &str = r#"(function () {
       ' covering=' + covering + ' counted=' + counted + ' bands=' + bands.length + ' stacked=' + stacked);
   });
   document.documentElement.setAttribute('data-probe', found.join(';'));
+  document.querySelector('.act').dispatchEvent(new MouseEvent('click', { bubbles: true }));
 })();"#;
 
 /// A run under an adversary that acted thousands of times: its actions sit in their lane
@@ -370,10 +371,18 @@ fn adversary_actions_stay_in_their_lanes_off_the_ops() {
             "every action and the split: {plot}"
         );
     }
-    // Tooltips and the table show the actions' attack strings as text.
+    // Tooltips and the table show the actions' attack strings as text; a click on a mark
+    // lists its actions in the details panel.
     assert!(page
         .dom
         .contains("payload=&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let details = &page.dom[page.dom.find("id=\"details-body\"").unwrap()..];
+    assert!(
+        details.starts_with("id=\"details-body\"><h4>traitor n3 ")
+            && details.contains("<pre class=\"actions\">"),
+        "{}",
+        &details[..300.min(details.len())]
+    );
     let shot = screenshot(&url(&report), "browser-adversary-3000.png");
     println!("screenshot: {}", shot.display());
 }

@@ -28,10 +28,13 @@ const BUCKETS_PER_100: f64 = 20.0;
 /// Actions described one by one in a mark's tooltip.
 const TOOLTIP_ACTIONS: usize = 4;
 
+/// The kind of a twins split: it stands until the node's next split or the run's end.
+const TWINS: &str = "equivocate-twins";
+
 /// Whether `record` is an adversary's action rather than a nemesis fault.
 pub fn is_adversary(record: &FaultRecord) -> bool {
     record.detail.get("adversary").is_some()
-        || record.kind == "equivocate-twins"
+        || record.kind == TWINS
         || record.kind == "adversary-failed"
 }
 
@@ -244,6 +247,7 @@ impl Lanes {
                 html(&Self::lane_name(*actor)),
             );
         }
+        out.push_str(&self.twins_spans(axis, &lane_of));
         for (i, cell) in grid.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
             let (lane, bucket) = (i / buckets, i % buckets);
             let room = LANE - 2.0;
@@ -278,6 +282,37 @@ impl Lanes {
             out.push_str("</g>");
         }
         out.push_str("</g>");
+        out
+    }
+
+    /// Each twins split shaded faintly across its lane for as long as it stands.
+    fn twins_spans(&self, axis: &Axis, lane_of: &BTreeMap<Option<NodeId>, usize>) -> String {
+        let mut out = String::new();
+        for (i, a) in self
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind == TWINS)
+        {
+            let until = self.actions[i + 1..]
+                .iter()
+                .find(|b| b.kind == TWINS && b.actor == a.actor)
+                .map_or(axis.end, |b| b.time);
+            if until < axis.start || a.time > axis.end {
+                continue;
+            }
+            let (x0, x1) = (axis.x(a.time), axis.x(until));
+            let _ = write!(
+                out,
+                "<rect class=\"twins k{}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{LANE:.1}\"><title>{}: this split stands from {} to {}</title></rect>",
+                self.colour(TWINS),
+                lane_of[&a.actor] as f64 * LANE,
+                (x1 - x0).max(1.0),
+                html(&a.describe()),
+                seconds(a.time),
+                seconds(until),
+            );
+        }
         out
     }
 
@@ -363,7 +398,7 @@ impl Lanes {
         }
         let mut out = format!(
             "<h3 id=\"adversary-actions\">Adversary actions</h3><p class=\"hint\">{} action(s) by the Byzantine nodes, by node and kind.</p>\
-             <table class=\"data\"><thead><tr><th>node</th><th>action</th><th>count</th><th>first</th><th>last</th><th>first one</th></tr></thead><tbody>",
+             <table class=\"data adv\"><thead><tr><th>node</th><th>action</th><th>count</th><th>first</th><th>last</th><th>first one</th></tr></thead><tbody>",
             self.len()
         );
         for g in self.groups() {
@@ -383,7 +418,7 @@ impl Lanes {
         let listed = self.actions.len().min(LISTED);
         let _ = write!(
             out,
-            "<details class=\"log\"><summary>The first {listed} of {} actions</summary><table class=\"data\"><thead><tr><th>at</th><th>node</th><th>action</th></tr></thead><tbody>",
+            "<details class=\"log\"><summary>The first {listed} of {} actions</summary><table class=\"data adv\"><thead><tr><th>at</th><th>node</th><th>action</th></tr></thead><tbody>",
             self.len()
         );
         for a in &self.actions[..listed] {

@@ -129,7 +129,8 @@ pub struct Lanes {
 
 impl Lanes {
     /// Splits `records` into the nemesis faults, returned, and the adversary actions, laid
-    /// out with a lane for every node of `byzantine` (acting or not) and every other actor.
+    /// out with a lane for every node of `byzantine` and every other actor (no lane at all
+    /// when no adversary acted).
     pub fn split(records: &[FaultRecord], byzantine: &[NodeId]) -> (Vec<FaultRecord>, Self) {
         let (adversary, nemesis): (Vec<&FaultRecord>, Vec<&FaultRecord>) =
             records.iter().partition(|r| is_adversary(r));
@@ -475,6 +476,15 @@ mod tests {
             "corrupt 3->1 prepare: field=digest"
         );
         assert_eq!(lanes.actions[2].describe(), "adversary-failed: plugin hung");
+        // The split stands to the end of the axis, in the lane of node 2 (the first).
+        let axis = Axis::run(0, 10);
+        assert_eq!(lanes.draw(&axis).matches("<rect class=\"twins").count(), 1);
+        assert!(lanes
+            .twins_spans(&axis, &[(Some(2), 0)].into_iter().collect())
+            .contains(&format!(
+                " y=\"0.0\" width=\"{:.1}\"",
+                axis.x(10) - axis.x(3)
+            )));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The self-contained HTML report of one run folder: header and verdicts, a Jepsen-style
 //! timeline with nemesis faults shaded, adversary actions in lanes of their own and
-//! violations highlighted, latency and throughput, heat
-//! maps, the injected faults, and the node logs.
+//! violations highlighted, latency and throughput, heat maps, the injected faults, and the
+//! node logs.
 //!
 //! One file with inline CSS, JS and SVG and no external URL, so it opens from `file://`,
 //! from a CI artifact or a mail attachment alike. Everything recorded is untrusted and is

@@ -32,7 +32,7 @@ const TOOLTIP_ACTIONS: usize = 4;
 const TWINS: &str = "equivocate-twins";
 
 /// Whether `record` is an adversary's action rather than a nemesis fault.
-pub fn is_adversary(record: &FaultRecord) -> bool {
+fn is_adversary(record: &FaultRecord) -> bool {
     record.detail.get("adversary").is_some()
         || record.kind == TWINS
         || record.kind == "adversary-failed"
@@ -46,7 +46,8 @@ pub struct Action {
     /// for what no node did (an adversary that failed).
     pub actor: Option<NodeId>,
     pub kind: String,
-    pub record: FaultRecord,
+    pub nodes: Vec<NodeId>,
+    pub detail: Value,
 }
 
 impl Action {
@@ -58,20 +59,21 @@ impl Action {
                 .map(|n| n as NodeId)
                 .or_else(|| record.nodes.first().copied()),
             kind: record.kind.clone(),
-            record: record.clone(),
+            nodes: record.nodes.clone(),
+            detail: record.detail.clone(),
         }
     }
 
     /// `corrupt 1->2 prepare: field=digest`: the kind, the link, the message and the rest.
-    pub fn describe(&self) -> String {
-        let d = &self.record.detail;
+    fn describe(&self) -> String {
+        let d = &self.detail;
         let mut out = self.kind.clone();
         match (d.get("from"), d.get("to")) {
             (Some(from), Some(to)) => {
                 let _ = write!(out, " {}->{}", value_text(from), value_text(to));
             }
-            _ if !self.record.nodes.is_empty() => {
-                let nodes: Vec<String> = self.record.nodes.iter().map(|n| n.to_string()).collect();
+            _ if !self.nodes.is_empty() => {
+                let nodes: Vec<String> = self.nodes.iter().map(|n| n.to_string()).collect();
                 let _ = write!(out, " {}", nodes.join(","));
             }
             _ => {}

@@ -280,3 +280,109 @@ fn a_campaign_report_with_a_false_negative_runs_clean() {
     let shot = screenshot(&url(&report), "campaign-false-negative.png");
     println!("screenshot: {}", shot.display());
 }
+
+/// Measures the laid-out page: per plot, the adversary marks outside their lanes, the
+/// marks meeting an op, a client lane or a rate line, the actions the marks count, the
+/// fault bands, and the most bands stacked under one op. Run with the report's nonce, as
+/// the page's own scripts are.
+const PROBE: &str = r#"(function () {
+  function box(e) { return e.getBoundingClientRect(); }
+  function meets(a, b) { return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; }
+  function within(a, b) { return a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5; }
+  var found = [];
+  ['timeline-svg', 'latency-svg', 'throughput-svg'].forEach(function (id) {
+    var svg = document.getElementById(id);
+    var all = function (sel) { return Array.prototype.slice.call(svg.querySelectorAll(sel)); };
+    var lanes = all('.adv-lane').map(box);
+    var marks = all('.act rect').map(box);
+    var ops = all('.op, .pt, .rate, .lane').map(box);
+    var bands = all('.fault').map(box);
+    var outside = marks.filter(function (m) { return !lanes.some(function (l) { return within(m, l); }); }).length;
+    var covering = marks.filter(function (m) { return ops.some(function (o) { return meets(m, o); }); }).length;
+    var counted = all('.act').reduce(function (n, g) { return n + Number(g.getAttribute('data-count')); }, 0);
+    var stacked = all('.op, .pt').reduce(function (most, o) {
+      var b = box(o), x = (b.left + b.right) / 2, y = (b.top + b.bottom) / 2;
+      var under = bands.filter(function (f) { return f.left <= x && x <= f.right && f.top <= y && y <= f.bottom; }).length;
+      return Math.max(most, under);
+    }, 0);
+    found.push(id + ' lanes=' + lanes.length + ' marks=' + marks.length + ' outside=' + outside +
+      ' covering=' + covering + ' counted=' + counted + ' bands=' + bands.length + ' stacked=' + stacked);
+  });
+  document.documentElement.setAttribute('data-probe', found.join(';'));
+  document.querySelector('.act').dispatchEvent(new MouseEvent('click', { bubbles: true }));
+})();"#;
+
+/// A run under an adversary that acted thousands of times: its actions sit in their lane
+/// above each plot, all counted, touching no op, client lane or rate line; only the two
+/// nemesis faults are bands. Drawn as bands (as before), every plot would be a block of
+/// thousands of stacked bands with no mark in any lane, and this fails.
+#[test]
+fn adversary_actions_stay_in_their_lanes_off_the_ops() {
+    const ACTIONS: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    write_run(
+        dir.path(),
+        &Spec {
+            adversary_actions: ACTIONS,
+            ..Spec::full(1500)
+        },
+    );
+    let report = traitor_reports::write_run_report(dir.path()).unwrap();
+    let html = std::fs::read_to_string(&report).unwrap();
+    let nonce = html
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the report's scripts carry a nonce");
+    let probed = dir.path().join("probed.html");
+    std::fs::write(
+        &probed,
+        html.replace(
+            "</body>",
+            &format!("<script nonce=\"{nonce}\">{PROBE}</script></body>"),
+        ),
+    )
+    .unwrap();
+    let page = dump(&url(&probed));
+    assert_eq!(problems(&page), Vec::<String>::new(), "{}", page.log);
+    let probe = page
+        .dom
+        .split("data-probe=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the probe ran");
+    println!("{probe}");
+    for plot in probe.split(';') {
+        let value = |name: &str| -> usize {
+            plot.split(' ')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing in {plot}"))
+        };
+        assert_eq!(value("bands"), common::NEMESIS_FAULTS, "bands: {plot}");
+        assert!(value("stacked") <= 1, "bands stacked over an op: {plot}");
+        assert_eq!(value("lanes"), 1, "one lane for node 3: {plot}");
+        assert!(value("marks") > 50, "{plot}");
+        assert_eq!(value("outside"), 0, "marks outside their lane: {plot}");
+        assert_eq!(value("covering"), 0, "marks over the ops: {plot}");
+        assert_eq!(
+            value("counted"),
+            ACTIONS + 1,
+            "every action and the split: {plot}"
+        );
+    }
+    // Tooltips and the table show the actions' attack strings as text; a click on a mark
+    // lists its actions in the details panel.
+    assert!(page
+        .dom
+        .contains("payload=&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let details = &page.dom[page.dom.find("id=\"details-body\"").unwrap()..];
+    assert!(
+        details.starts_with("id=\"details-body\"><h4>traitor n3 ")
+            && details.contains("<pre class=\"actions\">"),
+        "{}",
+        &details[..300.min(details.len())]
+    );
+    let shot = screenshot(&url(&report), "browser-adversary-3000.png");
+    println!("screenshot: {}", shot.display());
+}

@@ -156,6 +156,7 @@ fn missing_and_cut_files_are_named_and_the_rest_renders() {
             violation: false,
             logs: false,
             trace: false,
+            adversary_actions: 0,
         },
     );
     for gone in ["verdict.json", "metrics.jsonl", "faults.jsonl"] {
@@ -216,6 +217,7 @@ fn aggregation_kicks_in_beyond_the_threshold() {
         violation: false,
         logs: false,
         trace: false,
+        adversary_actions: 0,
     };
     let (_small, small) = report(&spec(AGGREGATE_ABOVE - 100));
     let timeline = |html: &str| {

@@ -8,6 +8,7 @@
 //! (`score.detectors`: per detector its true and false positives, false negatives, excused
 //! suspects and latencies) is shown as a table when present.
 
+use super::actions::Lanes;
 use super::escape::{html, value_text};
 use super::faults::FaultInterval;
 use super::format::seconds;
@@ -15,7 +16,7 @@ use serde_json::Value;
 use std::fmt::Write;
 
 /// The detectors section, or nothing when there is no `detectors.json`.
-pub fn section(detectors: Option<&Value>, truth: &[FaultInterval]) -> String {
+pub fn section(detectors: Option<&Value>, truth: &[FaultInterval], adversary: &Lanes) -> String {
     let Some(doc) = detectors else {
         return String::new();
     };
@@ -72,7 +73,18 @@ pub fn section(detectors: Option<&Value>, truth: &[FaultInterval]) -> String {
             seconds(t.start)
         );
     }
-    if truth.is_empty() {
+    for g in adversary.groups() {
+        let _ = write!(
+            out,
+            "<li>{} by {} ({} times) from {}</li>",
+            html(g.kind),
+            g.actor
+                .map_or_else(|| "the adversary".into(), |n| format!("n{n}")),
+            g.count,
+            seconds(g.first.time)
+        );
+    }
+    if truth.is_empty() && adversary.is_empty() {
         out.push_str("<li>no fault</li>");
     }
     out.push_str("</ul></div></div>");

@@ -1,6 +1,9 @@
-//! Injected faults: the intervals during which each was in force (shaded on every time
-//! plot) and the table of them, from `faults.jsonl`, the run's ground truth.
+//! Injected faults: the intervals during which each network or process fault of the
+//! nemesis was in force (shaded on every time plot) and the table of them, from
+//! `faults.jsonl`, the run's ground truth; beside them the adversaries' actions
+//! ([`super::actions`]), which are not intervals.
 
+use super::actions::Lanes;
 use super::escape::{html, value_text};
 use super::format::{duration, seconds};
 use serde_json::Value;
@@ -63,14 +66,22 @@ pub fn intervals(records: &[FaultRecord]) -> Vec<FaultInterval> {
     out
 }
 
-/// The faults table section.
-pub fn section(records: Option<&[FaultRecord]>, intervals: &[FaultInterval]) -> String {
+/// The faults section: the nemesis's `records` (`None` when `faults.jsonl` is missing) as
+/// a table of intervals, then the adversary actions.
+pub fn section(
+    records: Option<&[FaultRecord]>,
+    intervals: &[FaultInterval],
+    adversary: &Lanes,
+) -> String {
     let mut out = String::from(
         "<section id=\"faults\"><h2>Injected faults</h2>\
          <p class=\"hint\">The ground truth, from <code>faults.jsonl</code>: what the harness did and when.</p>",
     );
     match records {
         None => out.push_str("<p class=\"missing\">faults.jsonl is missing.</p>"),
+        Some([]) if !adversary.is_empty() => {
+            out.push_str("<p>No network or process fault was injected in this run.</p>")
+        }
         Some([]) => out.push_str("<p>No fault was injected in this run.</p>"),
         Some(records) => {
             out.push_str(
@@ -106,6 +117,7 @@ pub fn section(records: Option<&[FaultRecord]>, intervals: &[FaultInterval]) -> 
             }
         }
     }
+    out.push_str(&adversary.table());
     out.push_str("</section>");
     out
 }

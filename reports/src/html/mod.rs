@@ -1,6 +1,7 @@
 //! The self-contained HTML report of one run folder: header and verdicts, a Jepsen-style
-//! timeline with faults shaded and violations highlighted, latency and throughput, heat
-//! maps, the injected faults, and the node logs.
+//! timeline with nemesis faults shaded, adversary actions in lanes of their own and
+//! violations highlighted, latency and throughput, heat maps, the injected faults, and the
+//! node logs.
 //!
 //! One file with inline CSS, JS and SVG and no external URL, so it opens from `file://`,
 //! from a CI artifact or a mail attachment alike. Everything recorded is untrusted and is
@@ -8,6 +9,7 @@
 //! a Content-Security-Policy forbids every other script and every network fetch, as a
 //! second line of defence.
 
+mod actions;
 pub mod campaign;
 mod detectors;
 mod escape;
@@ -93,28 +95,35 @@ fn nonce() -> String {
         .collect()
 }
 
-/// The last instant anything was recorded, the end of every time axis.
-fn run_end(run: &load::RunData, ops: &[ops::Op]) -> u64 {
-    let history = ops.iter().map(|op| op.end.unwrap_or(op.start));
+/// The span of every time axis: from the first instant anything was recorded (to the whole
+/// second below: the harness counts from before the cluster was built, which can take
+/// minutes on first use) to the last.
+fn run_span(run: &load::RunData, ops: &[ops::Op]) -> (u64, u64) {
+    let history = ops.iter().flat_map(|op| [Some(op.start), op.end]).flatten();
     let faults = run.faults.iter().flatten().map(|f| f.time);
     let trace = run.trace.iter().flatten().map(|t| t.time);
     let metrics = run.metrics.iter().flatten().filter_map(|m| m.time);
     let healed = run.manifest.iter().filter_map(|m| m.healed_at);
-    history
+    let times: Vec<u64> = history
         .chain(faults)
         .chain(trace)
         .chain(metrics)
         .chain(healed)
-        .max()
-        .unwrap_or(0)
-        .max(1)
+        .collect();
+    let first = times.iter().min().copied().unwrap_or(0);
+    let last = times.iter().max().copied().unwrap_or(0);
+    (first / 1_000_000_000 * 1_000_000_000, last.max(1))
 }
 
 fn render(run: &load::RunData) -> String {
     let empty = Vec::new();
     let paired = ops::pair(run.events.as_deref().unwrap_or(&empty));
-    let intervals = faults::intervals(run.faults.as_deref().unwrap_or(&[]));
-    let axis = svg::Axis::run(run_end(run, &paired.ops));
+    let byzantine = run.manifest.as_ref().map_or(&[][..], |m| &m.byzantine[..]);
+    let (nemesis, adversary) =
+        actions::Lanes::split(run.faults.as_deref().unwrap_or(&[]), byzantine);
+    let intervals = faults::intervals(&nemesis);
+    let (start, end) = run_span(run, &paired.ops);
+    let axis = svg::Axis::run(start, end);
     let violations = violation::violations(run.verdict.as_ref());
     let highlight = violation::highlight(&violations);
     let title = run
@@ -126,9 +135,16 @@ fn render(run: &load::RunData) -> String {
     let history_sections = match &run.events {
         Some(_) => format!(
             "{}{}{}",
-            violation::section(&violations, &paired.ops, &intervals),
-            timeline::section(&paired.ops, paired.skipped, &axis, &intervals, &highlight),
-            plots::section(&paired.ops, &axis, &intervals)
+            violation::section(&violations, &paired.ops, &intervals, &adversary),
+            timeline::section(
+                &paired.ops,
+                paired.skipped,
+                &axis,
+                &intervals,
+                &adversary,
+                &highlight
+            ),
+            plots::section(&paired.ops, &axis, &intervals, &adversary)
         ),
         None => "<section id=\"timeline\"><h2>Timeline</h2><p class=\"missing\">history.jsonl is missing: no timeline, latency or throughput.</p></section>".into(),
     };
@@ -136,7 +152,7 @@ fn render(run: &load::RunData) -> String {
         "ops": paired.ops.iter().map(ops::Op::to_json).collect::<Vec<_>>(),
         "blocked": violations.first().and_then(|v| v.op_index),
     });
-    let detectors = detectors::section(run.detectors.as_ref(), &intervals);
+    let detectors = detectors::section(run.detectors.as_ref(), &intervals, &adversary);
     let nav: Vec<(&str, &str)> = [
         ("header", "Run", true),
         ("violations", "Violation", !violations.is_empty()),
@@ -160,7 +176,11 @@ fn render(run: &load::RunData) -> String {
             &axis,
             &intervals
         ),
-        faults::section(run.faults.as_deref(), &intervals),
+        faults::section(
+            run.faults.as_ref().map(|_| &nemesis[..]),
+            &intervals,
+            &adversary
+        ),
         logs::section(&run.logs),
     );
     page(&title, &nav, &main, &escape::script_json(&data), JS)
@@ -185,4 +205,26 @@ fn page(title: &str, nav: &[(&str, &str)], main: &str, data_json: &str, script: 
          <script nonce=\"{nonce}\">{script}</script></body></html>\n",
         escape::html(title),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use traitor_model::FaultRecord;
+
+    #[test]
+    fn the_axis_starts_at_the_first_record_to_the_second() {
+        let fault = |time| FaultRecord {
+            time,
+            kind: "crash".into(),
+            nodes: vec![0],
+            detail: serde_json::Value::Null,
+        };
+        let run = load::RunData {
+            faults: Some(vec![fault(272_819_130_309), fault(288_175_324_310)]),
+            ..Default::default()
+        };
+        assert_eq!(run_span(&run, &[]), (272_000_000_000, 288_175_324_310));
+        assert_eq!(run_span(&load::RunData::default(), &[]), (0, 1));
+    }
 }

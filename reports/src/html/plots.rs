@@ -1,12 +1,14 @@
 //! Latency over time (completion minus invoke, per op, coloured by outcome) and throughput
-//! (completed ops per second), both over the run's time axis with faults shaded, as a
-//! performance view of the same history the timeline shows.
+//! (completed ops per second), both over the run's time axis with nemesis faults shaded
+//! and adversary actions in lanes above, as a performance view of the same history the
+//! timeline shows.
 
+use super::actions::Lanes;
 use super::escape::html;
 use super::faults::FaultInterval;
 use super::format::{duration, seconds};
 use super::ops::{Op, Outcome};
-use super::svg::{Axis, PLOT_WIDTH};
+use super::svg::Axis;
 use super::tally::{CellShape, Tally};
 use super::timeline::AGGREGATE_ABOVE;
 use std::fmt::Write;
@@ -19,13 +21,42 @@ const X_CELLS: usize = 200;
 const Y_CELLS: usize = 40;
 
 /// The plots section.
-pub fn section(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
+pub fn section(ops: &[Op], axis: &Axis, faults: &[FaultInterval], adversary: &Lanes) -> String {
+    let plot = Plot {
+        axis,
+        faults,
+        adversary,
+    };
     format!(
-        "<section id=\"plots\"><h2>Latency and throughput</h2>\
+        "<section id=\"plots\"><h2>Latency and throughput</h2>{}\
          <h3>Latency (log scale)</h3>{}<h3>Throughput</h3>{}</section>",
-        latency(ops, axis, faults),
-        throughput(ops, axis, faults)
+        adversary.legend(),
+        latency(ops, &plot),
+        throughput(ops, &plot)
     )
+}
+
+/// What every plot is drawn over: the time axis, the faults shaded, the adversary lanes.
+struct Plot<'a> {
+    axis: &'a Axis,
+    faults: &'a [FaultInterval],
+    adversary: &'a Lanes,
+}
+
+impl Plot<'_> {
+    /// The SVG element `id` around `body`, with the fault bands and the time axis under it.
+    fn svg(&self, id: &str, label: &str, body: &str) -> String {
+        self.adversary.svg(
+            &format!("id=\"{id}\" class=\"plot-svg\" role=\"img\" aria-label=\"{label}\""),
+            self.axis,
+            TOP + HEIGHT + BOTTOM,
+            &format!(
+                "{}{}{body}",
+                self.axis.fault_bands(self.faults, 0.0, TOP + HEIGHT, true),
+                self.axis.ticks(TOP, TOP + HEIGHT),
+            ),
+        )
+    }
 }
 
 /// A log scale over latencies in nanoseconds, from the plot's bottom to its top.
@@ -63,16 +94,8 @@ impl LogScale {
     }
 }
 
-fn frame(id: &str, axis: &Axis, faults: &[FaultInterval], label: &str) -> String {
-    format!(
-        "<svg id=\"{id}\" class=\"plot-svg\" viewBox=\"0 0 {PLOT_WIDTH} {:.0}\" width=\"100%\" role=\"img\" aria-label=\"{label}\">{}{}",
-        TOP + HEIGHT + BOTTOM,
-        axis.fault_bands(faults, 0.0, TOP + HEIGHT, true),
-        axis.ticks(TOP, TOP + HEIGHT),
-    )
-}
-
-fn latency(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
+fn latency(ops: &[Op], plot: &Plot) -> String {
+    let axis = plot.axis;
     let points: Vec<(usize, &Op, u64, u64)> = ops
         .iter()
         .enumerate()
@@ -87,8 +110,7 @@ fn latency(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
         low: (low as f64).log10().floor(),
         high: (high as f64).log10().ceil(),
     };
-    let mut out = frame("latency-svg", axis, faults, "latency of each op over time");
-    out.push_str(&scale.grid(axis));
+    let mut out = scale.grid(axis);
     if points.len() > AGGREGATE_ABOVE {
         out.push_str(&latency_cells(&points, axis, &scale));
     } else {
@@ -105,8 +127,7 @@ fn latency(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
             );
         }
     }
-    out.push_str("</svg>");
-    out
+    plot.svg("latency-svg", "latency of each op over time", &out)
 }
 
 /// Ops counted per (time, latency) cell, for runs too large for a point each.
@@ -164,7 +185,8 @@ fn bucket_ns(span: u64) -> u64 {
     .unwrap_or(span / 120 + 1)
 }
 
-fn throughput(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
+fn throughput(ops: &[Op], plot: &Plot) -> String {
+    let axis = plot.axis;
     let bucket = bucket_ns(axis.end - axis.start);
     let count = ((axis.end - axis.start) / bucket + 1) as usize;
     let mut ok = vec![0u32; count];
@@ -207,14 +229,7 @@ fn throughput(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
         }
         points
     };
-    let mut out = frame(
-        "throughput-svg",
-        axis,
-        faults,
-        "completed ops per second over time",
-    );
-    let _ = write!(
-        out,
+    let body = format!(
         "<g class=\"axis\"><line x1=\"{l:.1}\" x2=\"{r:.1}\" y1=\"{t:.1}\" y2=\"{t:.1}\"/><text x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{peak:.0}/s</text><text x=\"{lx:.1}\" y=\"{by:.1}\" text-anchor=\"end\">0/s</text></g>\
          <polyline class=\"rate ok\" points=\"{}\"><title>ok ops per second ({} buckets)</title></polyline>\
          <polyline class=\"rate other\" points=\"{}\"><title>failed or unknown ops per second</title></polyline>",
@@ -228,8 +243,10 @@ fn throughput(ops: &[Op], axis: &Axis, faults: &[FaultInterval]) -> String {
         ty = TOP + 4.0,
         by = TOP + HEIGHT + 4.0,
     );
-    out.push_str("</svg><p class=\"legend\"><span class=\"swatch ok\"></span>ok per second <span class=\"swatch fail\"></span>failed or unknown per second</p>");
-    out
+    format!(
+        "{}<p class=\"legend\"><span class=\"swatch ok\"></span>ok per second <span class=\"swatch fail\"></span>failed or unknown per second</p>",
+        plot.svg("throughput-svg", "completed ops per second over time", &body)
+    )
 }
 
 #[cfg(test)]

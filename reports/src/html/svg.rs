@@ -21,14 +21,9 @@ pub struct Axis {
 }
 
 impl Axis {
-    /// The whole run, `0..end`, drawn right of the labels.
-    pub fn run(end: u64) -> Self {
-        Self {
-            start: 0,
-            end: end.max(1),
-            left: LABEL_WIDTH,
-            width: PLOT_WIDTH - LABEL_WIDTH - 10.0,
-        }
+    /// The whole run, `start..end`, on a drawing [`PLOT_WIDTH`] wide.
+    pub fn run(start: u64, end: u64) -> Self {
+        Self::range(start, end, PLOT_WIDTH)
     }
 
     /// Another time range (a close-up) on a drawing `total` units wide, labels included.
@@ -137,7 +132,7 @@ mod tests {
 
     #[test]
     fn axis_maps_the_ends_and_clamps() {
-        let axis = Axis::run(1_000);
+        let axis = Axis::run(0, 1_000);
         assert_eq!(axis.x(0), LABEL_WIDTH);
         assert_eq!(axis.x(1_000), axis.right());
         assert_eq!(axis.x(5_000), axis.right());

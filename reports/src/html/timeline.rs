@@ -1,9 +1,10 @@
 //! The timeline, as in Jepsen's timeline.html: a lane per client process, each op a bar
-//! from invoke to completion coloured by outcome (unknown ops run to the end), fault
-//! intervals shaded across every lane. Up to [`AGGREGATE_ABOVE`] ops each op is its own
-//! element; beyond that ops are binned per process and time bucket, so a 10,000-op run
-//! stays a page a browser draws at once.
+//! from invoke to completion coloured by outcome (unknown ops run to the end), nemesis
+//! fault intervals shaded across every lane, adversary actions in lanes of their own above.
+//! Up to [`AGGREGATE_ABOVE`] ops each op is its own element; beyond that ops are binned per
+//! process and time bucket, so a 10,000-op run stays a page a browser draws at once.
 
+use super::actions::Lanes;
 use super::escape::html;
 use super::faults::FaultInterval;
 use super::format::{duration, seconds};
@@ -54,12 +55,13 @@ impl Highlight {
 }
 
 /// Draws `ops` (each with its position in the page's op data, which clicks refer to) as
-/// lanes over `axis`. `id` names the SVG element.
+/// lanes over `axis`, under the lanes of the `adversary`. `id` names the SVG element.
 pub fn lanes(
     id: &str,
     ops: &[(usize, &Op)],
     axis: &Axis,
     faults: &[FaultInterval],
+    adversary: &Lanes,
     highlight: &Highlight,
 ) -> String {
     let processes: Vec<u64> = ops
@@ -81,12 +83,6 @@ pub fn lanes(
     let height = bottom + BOTTOM;
     let aggregated = ops.len() > AGGREGATE_ABOVE;
     let mut out = String::new();
-    let _ = write!(
-        out,
-        "<svg id=\"{id}\" class=\"timeline{}\" viewBox=\"0 0 {:.0} {height:.0}\" width=\"100%\" role=\"img\" aria-label=\"client operations over time\">",
-        if aggregated { " aggregated" } else { "" },
-        axis.total_width()
-    );
     let label_every = (9.0 / lane_height).ceil().max(1.0) as usize;
     for (i, process) in processes.iter().enumerate() {
         let y = TOP + i as f64 * lane_height;
@@ -152,8 +148,15 @@ pub fn lanes(
             bar(&mut out, *position, op, highlight.class(op));
         }
     }
-    out.push_str("</svg>");
-    out
+    adversary.svg(
+        &format!(
+            "id=\"{id}\" class=\"timeline{}\" role=\"img\" aria-label=\"client operations over time\"",
+            if aggregated { " aggregated" } else { "" },
+        ),
+        axis,
+        height,
+        &out,
+    )
 }
 
 /// Ops binned per lane and time bucket: one element per non-empty bin, shaded by how many
@@ -262,6 +265,7 @@ pub fn section(
     skipped: usize,
     axis: &Axis,
     faults: &[FaultInterval],
+    adversary: &Lanes,
     highlight: &Highlight,
 ) -> String {
     let mut out = String::from("<section id=\"timeline\"><h2>Timeline</h2>");
@@ -289,12 +293,13 @@ pub fn section(
         out,
         "<p class=\"hint\">{}</p>\
          <p class=\"legend\"><span class=\"swatch ok\"></span>ok <span class=\"swatch fail\"></span>fail \
-         <span class=\"swatch info\"></span>unknown (info) <span class=\"swatch fault\"></span>fault in force \
-         <span class=\"swatch window\"></span>violation window <span class=\"swatch blocked\"></span>op that cannot be linearized</p>\
+         <span class=\"swatch info\"></span>unknown (info) <span class=\"swatch fault\"></span>network or process fault in force \
+         <span class=\"swatch window\"></span>violation window <span class=\"swatch blocked\"></span>op that cannot be linearized</p>{}\
          <div class=\"timeline-layout\"><div class=\"plot\">{}</div>\
-         <aside id=\"details\" aria-live=\"polite\"><h3>Details</h3><p class=\"hint\" id=\"details-empty\">Click an op or a bucket.</p><div id=\"details-body\"></div></aside></div>",
+         <aside id=\"details\" aria-live=\"polite\"><h3>Details</h3><p class=\"hint\" id=\"details-empty\">Click an op, a bucket or an adversary mark.</p><div id=\"details-body\"></div></aside></div>",
         html(&hint),
-        lanes("timeline-svg", &listed, axis, faults, highlight)
+        adversary.legend(),
+        lanes("timeline-svg", &listed, axis, faults, adversary, highlight)
     );
     out.push_str("</section>");
     out

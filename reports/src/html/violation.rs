@@ -2,6 +2,7 @@
 //! a close-up of the lanes involved, with the window's ops and the op that cannot be
 //! linearized highlighted (here and on the main timeline).
 
+use super::actions::Lanes;
 use super::escape::{html, value_text};
 use super::faults::FaultInterval;
 use super::load::Verdict;
@@ -111,7 +112,12 @@ pub fn highlight(violations: &[Violation]) -> Highlight {
 }
 
 /// The violations section; empty when there is none.
-pub fn section(violations: &[Violation], ops: &[Op], faults: &[FaultInterval]) -> String {
+pub fn section(
+    violations: &[Violation],
+    ops: &[Op],
+    faults: &[FaultInterval],
+    adversary: &Lanes,
+) -> String {
     if violations.is_empty() {
         return String::new();
     }
@@ -138,7 +144,7 @@ pub fn section(violations: &[Violation], ops: &[Op], faults: &[FaultInterval]) -
             );
         }
         out.push_str("</div>");
-        out.push_str(&close_up(n, v, ops, faults));
+        out.push_str(&close_up(n, v, ops, faults, adversary));
         out.push_str("</div>");
     }
     if violations.len() > SHOWN {
@@ -169,7 +175,13 @@ const CONTEXT: usize = 4;
 
 /// The lanes of the window's processes around the window's time span, with the last ops
 /// of the same key before it; others dimmed.
-fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> String {
+fn close_up(
+    n: usize,
+    v: &Violation,
+    ops: &[Op],
+    faults: &[FaultInterval],
+    adversary: &Lanes,
+) -> String {
     let mut marked = v.highlight();
     let mut involved: Vec<&Op> = ops
         .iter()
@@ -218,7 +230,14 @@ fn close_up(n: usize, v: &Violation, ops: &[Op], faults: &[FaultInterval]) -> St
         "<div class=\"close-up\"><h4>Close-up: the window and the last ops of key {} before it ({} ops)</h4>{}</div>",
         html(&v.key_label()),
         shown.len(),
-        lanes(&format!("violation-{n}-svg"), &shown, &axis, faults, &marked)
+        lanes(
+            &format!("violation-{n}-svg"),
+            &shown,
+            &axis,
+            faults,
+            adversary,
+            &marked
+        )
     )
 }
 

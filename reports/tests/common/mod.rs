@@ -32,6 +32,9 @@ pub struct Spec {
     pub violation: bool,
     pub logs: bool,
     pub trace: bool,
+    /// Adversary actions of the Byzantine node 3 in `faults.jsonl`, beside the nemesis's
+    /// partition and crash (as a run under `corrupt` records thousands).
+    pub adversary_actions: usize,
 }
 
 impl Spec {
@@ -41,8 +44,38 @@ impl Spec {
             violation: true,
             logs: true,
             trace: true,
+            adversary_actions: 0,
         }
     }
+}
+
+/// The nemesis faults of every generated run: a partition and a crash, each healed.
+pub const NEMESIS_FAULTS: usize = 2;
+
+/// `count` actions of node 3 spread over the middle of `0..end`, mostly corruptions, with
+/// attack strings in their details, and one twins split.
+fn adversary_actions(count: usize, end: u64) -> Vec<Value> {
+    let mut out: Vec<Value> = (0..count)
+        .map(|i| {
+            let time = end / 20 + (end as f64 * 0.9 * i as f64 / count as f64) as u64;
+            let to = i % 3;
+            let (action, detail) = match i % 10 {
+                0 => ("inject", json!({"payload": SCRIPT_ATTACK})),
+                1 => ("equivocate", json!({"digest": ATTR_ATTACK})),
+                _ => ("corrupt", json!({"field": "digest", "was": MARKER_ATTR})),
+            };
+            json!({"time": time, "kind": action, "nodes": [3, to],
+                "detail": {"adversary": "corrupt", "action": action, "from": 3, "to": to,
+                    "type": "prepare", "detail": detail}})
+        })
+        .collect();
+    if count > 0 {
+        out.push(
+            json!({"time": end / 10, "kind": "equivocate-twins", "nodes": [3],
+            "detail": {"split": {"twin0": [0], "twin1": [1, 2]}}}),
+        );
+    }
+    out
 }
 
 fn op(process: u64, kind: EventKind, f: &str, key: &str, value: Value, time: u64) -> Event {
@@ -167,17 +200,16 @@ pub fn write_run(dir: &Path, spec: &Spec) {
     )
     .unwrap();
     std::fs::write(dir.join("history.jsonl"), lines(&events)).unwrap();
-    std::fs::write(
-        dir.join("faults.jsonl"),
-        lines([
-            json!({"time": at(0.2), "kind": "partition-halves", "nodes": [0, 1], "detail": {"halves": [[0, 1], [2, 3]]}}),
-            json!({"time": at(0.35), "kind": "heal", "nodes": [0, 1], "detail": {}}),
-            json!({"time": at(0.6), "kind": "crash-primary", "nodes": [0], "detail": {"signal": "KILL"}}),
-            json!({"time": at(0.7), "kind": "heal", "nodes": [0], "detail": {"healed": "restarted"}}),
-            json!({"time": at(0.8), "kind": "heal-all", "nodes": [], "detail": {}}),
-        ]),
-    )
-    .unwrap();
+    let mut faults = vec![
+        json!({"time": at(0.2), "kind": "partition-halves", "nodes": [0, 1], "detail": {"halves": [[0, 1], [2, 3]]}}),
+        json!({"time": at(0.35), "kind": "heal", "nodes": [0, 1], "detail": {}}),
+        json!({"time": at(0.6), "kind": "crash-primary", "nodes": [0], "detail": {"signal": "KILL"}}),
+        json!({"time": at(0.7), "kind": "heal", "nodes": [0], "detail": {"healed": "restarted"}}),
+        json!({"time": at(0.8), "kind": "heal-all", "nodes": [], "detail": {}}),
+    ];
+    faults.extend(adversary_actions(spec.adversary_actions, end));
+    faults.sort_by_key(|f| f["time"].as_u64());
+    std::fs::write(dir.join("faults.jsonl"), lines(faults)).unwrap();
     let mut metrics = Vec::new();
     for s in 0..40u64 {
         let time = at(s as f64 / 40.0);

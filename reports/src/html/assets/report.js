@@ -91,10 +91,21 @@
     if (inside.length > 60) body.appendChild(el('p', 'hint', (inside.length - 60) + ' more'));
   }
 
+  // An adversary mark carries its actions in its tooltip: shown as they are, as text.
+  function showActions(mark) {
+    var lines = mark.querySelector('title').textContent.split('\n');
+    reset(el('h4', '', lines[0]));
+    body.appendChild(el('pre', 'actions', lines.slice(1).join('\n')));
+    selected.forEach(function (node) { node.classList.remove('selected'); });
+    selected = [mark];
+    mark.classList.add('selected');
+  }
+
   document.addEventListener('click', function (event) {
-    var target = event.target.closest('[data-op],[data-bin],[data-show-op]');
+    var target = event.target.closest('[data-op],[data-bin],[data-show-op],.act');
     if (!target) return;
-    if (target.hasAttribute('data-show-op')) showOp(Number(target.getAttribute('data-show-op')));
+    if (target.classList.contains('act')) showActions(target);
+    else if (target.hasAttribute('data-show-op')) showOp(Number(target.getAttribute('data-show-op')));
     else if (target.hasAttribute('data-op')) showOp(Number(target.getAttribute('data-op')));
     else showBin(target.getAttribute('data-bin'));
   });

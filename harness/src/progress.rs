@@ -60,7 +60,11 @@ impl Progress {
     /// How long each phase took, the last one until now.
     pub fn phase_times(&self) -> Vec<PhaseTime> {
         let began = self.began.lock().unwrap_or_else(|p| p.into_inner());
-        let ends = began.iter().skip(1).map(|(_, at)| *at).chain([Instant::now()]);
+        let ends = began
+            .iter()
+            .skip(1)
+            .map(|(_, at)| *at)
+            .chain([Instant::now()]);
         began
             .iter()
             .zip(ends)

@@ -364,6 +364,12 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
         .map_err(|e| Failure::harness(e.to_string()))?;
     let backend = Arc::new(Mutex::new(backend));
     let mut proxy: Option<Proxy> = None;
+    // Images and binaries are built before the run's clock starts: every recorded time
+    // is from the run itself.
+    let prepared = tokio::select! {
+        prepared = prepare(&plan, &backend) => prepared,
+        signal = shutdown_signal() => Err(interrupted(signal)),
+    };
     let run_start = Instant::now();
     let (fatal, mut adversary_failed) = watch::channel(None);
     let (adapter_fatal, mut adapter_failed) = watch::channel(None);
@@ -372,11 +378,14 @@ async fn run_plan(plan: Plan, args: &RunArgs) -> Result<Outcome, Failure> {
         adapter: adapter_fatal,
     };
 
-    let driven = tokio::select! {
-        result = drive(&plan, &store, &backend, run_start, &mut manifest, &mut proxy, &progress, fatal) => result,
-        signal = shutdown_signal() => Err(Failure::harness(format!("interrupted by {signal}; tearing down, the run folder keeps what was recorded"))),
-        why = crate::adversary::failed(&mut adversary_failed) => Err(adversary_failure(&why)),
-        why = crate::adversary::failed(&mut adapter_failed) => Err(adapter_failure(&why)),
+    let driven = match prepared {
+        Err(e) => Err(e),
+        Ok(addressing) => tokio::select! {
+            result = drive(&plan, &store, &backend, addressing, run_start, &mut manifest, &mut proxy, &progress, fatal) => result,
+            signal = shutdown_signal() => Err(interrupted(signal)),
+            why = crate::adversary::failed(&mut adversary_failed) => Err(adversary_failure(&why)),
+            why = crate::adversary::failed(&mut adapter_failed) => Err(adapter_failure(&why)),
+        },
     };
     // An adversary or adapter may also fail after the run's last step, while nothing was
     // listening.
@@ -478,6 +487,28 @@ struct Fatal {
     adapter: watch::Sender<Option<String>>,
 }
 
+/// The run was interrupted by a signal: a harness failure, after the teardown.
+fn interrupted(signal: &str) -> Failure {
+    Failure::harness(format!(
+        "interrupted by {signal}; tearing down, the run folder keeps what was recorded"
+    ))
+}
+
+/// Builds or finds the image, creates the run's network, and decides the addresses of
+/// every node instance (the nodes, then a twin of each Byzantine node if asked for).
+async fn prepare(
+    plan: &Plan,
+    backend: &Arc<Mutex<Box<dyn ClusterBackend>>>,
+) -> Result<traitor_cluster::Addressing, Failure> {
+    let twins = plan.twins.as_ref().map_or(0, |_| plan.byzantine.len());
+    backend
+        .lock()
+        .await
+        .prepare(plan.n as usize + twins)
+        .await
+        .map_err(|e| Failure::harness(format!("preparing the cluster: {e}")))
+}
+
 /// The part of a run that owns live tasks; dropping it (on a signal or an adversary's
 /// failure) stops them all.
 #[allow(clippy::too_many_arguments)]
@@ -485,16 +516,13 @@ async fn drive(
     plan: &Plan,
     store: &RunStore,
     backend: &Arc<Mutex<Box<dyn ClusterBackend>>>,
+    addressing: traitor_cluster::Addressing,
     run_start: Instant,
     manifest: &mut Manifest,
     proxy_slot: &mut Option<Proxy>,
     progress: &Progress,
     fatal: Fatal,
 ) -> Result<(), Failure> {
-    let harness = |what: &str| {
-        let what = what.to_string();
-        move |e: traitor_cluster::ClusterError| Failure::harness(format!("{what}: {e}"))
-    };
     let n = plan.n as usize;
     let faults = store.jsonl("faults.jsonl")?;
     let mut twins = plan.twins.clone().map(|adversary| {
@@ -506,12 +534,7 @@ async fn drive(
         .map(|i| (i as NodeId, i))
         .chain(twins.iter().flat_map(Twins::instances))
         .collect();
-    let addressing = backend
-        .lock()
-        .await
-        .prepare(instances.len())
-        .await
-        .map_err(harness("preparing the cluster"))?;
+    debug_assert_eq!(instances.len(), addressing.node_ips.len());
     let node_spec = &plan.target.spec.node;
     let keys = Keys::generate(n, plan.seed);
     let hook = adversary_hook(plan, &keys, faults.clone(), run_start, fatal.adversary)?;

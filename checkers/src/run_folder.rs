@@ -136,7 +136,7 @@ impl RunFolder {
         Ok((manifest, reads))
     }
 
-    /// The model named by the manifest, if it is one the linearizability checker knows.
+    /// The workload model the manifest names, as written (it may be one traitor does not know).
     pub fn manifest_model(&self) -> Option<&str> {
         self.manifest.as_ref()?.model.as_deref()
     }

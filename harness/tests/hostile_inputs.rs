@@ -231,10 +231,14 @@ fn campaign_sizes_and_times_are_bounded_with_the_field_named() {
     let text =
         format!("backend = \"process\"\n[[group]]\ntarget = {target:?}\nnodes = [1000000000]\n");
     std::fs::write(&huge, text).unwrap();
-    let cases = cases.into_iter().chain([(
-        huge,
-        "nodes lists 1000000000: expected cluster sizes from 1 to 1000",
-    )]);
+    let many = campaign("many.toml", "seeds = 10000\n[faults.a]\n[faults.b]");
+    let cases = cases.into_iter().chain([
+        (
+            huge,
+            "nodes lists 1000000000: expected cluster sizes from 1 to 1000",
+        ),
+        (many, "would plan 20000 runs by this group; at most 10000"),
+    ]);
     for (file, needle) in cases {
         traitor()
             .arg("campaign")

@@ -15,6 +15,10 @@ use traitor_adversaries::spec::{name_and_params, plugin_path_and_options, CATALO
 use traitor_checkers::accuracy::{Expectation, RunFacts};
 use traitor_model::target::Variant;
 
+/// The most runs one campaign may plan: checked before each group is expanded, so a
+/// typo cannot make planning (or the campaign) endless.
+pub const MAX_RUNS: usize = 10_000;
+
 /// One run of the campaign, before it runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedRun {
@@ -93,6 +97,13 @@ pub fn plan(file: &CampaignFile, file_path: &Path) -> Result<Vec<PlannedRun>, St
                 .collect()
         };
         let seeds = group.seeds.as_ref().unwrap_or(&file.seeds).values();
+        let planned =
+            runs.len() + variants.len() * fault_sets.len() * group.nodes.len().max(1) * seeds.len();
+        if planned > MAX_RUNS {
+            return Err(format!(
+                "{at}: the campaign would plan {planned} runs by this group; at most {MAX_RUNS} (fewer seeds, variants, fault sets or sizes, or several campaigns)"
+            ));
+        }
         for variant in &variants {
             for &(fault_name, set) in &fault_sets {
                 let sizes: Vec<Option<u32>> = if group.nodes.is_empty() {

@@ -31,6 +31,9 @@ impl Target {
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
         spec.validate()
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        if let Some(bin) = &spec.image.host_bin {
+            check_host_bin(&path, &dir.join(bin))?;
+        }
         let files = spec
             .node
             .files
@@ -70,6 +73,23 @@ impl Target {
             return Ok(ImageSource::Dockerfile(self.dir.join(file)));
         }
         Ok(ImageSource::Image(image.image.clone().unwrap_or_default()))
+    }
+}
+
+/// `[image] host_bin` must be an executable file (relative to the target folder).
+fn check_host_bin(toml: &Path, bin: &Path) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(bin)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0);
+    if executable {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
+            "{}: [image] host_bin = {}: not an executable file (install the program, or give \
+             its path; a relative path is relative to the target folder)",
+            toml.display(),
+            bin.display()
+        )))
     }
 }
 
@@ -117,6 +137,20 @@ mod tests {
                 ImageSource::CargoBin { .. }
             ));
         }
+    }
+
+    #[test]
+    fn a_host_bin_that_is_not_executable_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "name = \"t\"\nkind = \"cft\"\nn = 3\n[image]\nhost_bin = \"no-such-node\"\n\
+                    [node]\nargs = []\npeer_port = 1\napi_port = 2\nframing = \"stream\"\n\
+                    [client]\nprotocol = \"traitor-http\"\nmodels = [\"kv\"]\n";
+        std::fs::write(dir.path().join("target.toml"), toml).unwrap();
+        let err = Target::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("host_bin") && err.contains("no-such-node"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -247,8 +247,25 @@ impl TargetSpec {
                 "[image] must set exactly one of cargo_bin, host_bin, dockerfile, image".into(),
             );
         }
-        if self.n == 0 {
-            return Err("n must be at least 1".into());
+        check_name("name", &self.name)?;
+        if !(1..=MAX_NODES).contains(&self.n) {
+            return Err(format!(
+                "n = {}: expected a cluster size from 1 to {MAX_NODES}",
+                self.n
+            ));
+        }
+        if let Some(bin) = &self.image.cargo_bin {
+            let valid = !bin.starts_with('-')
+                && !bin.is_empty()
+                && bin
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return Err(format!(
+                    "[image] cargo_bin = {bin:?}: expected a binary name of this workspace \
+                     (letters, digits, '-' and '_', not starting with '-')"
+                ));
+            }
         }
         check_framing("[node] framing", &self.node.framing)?;
         self.check_ports()?;
@@ -265,7 +282,7 @@ impl TargetSpec {
             ));
         }
         for arg in &self.node.args {
-            template_text(arg).map_err(|e| format!("[node] args: {e}"))?;
+            check_arg("[node] args", arg)?;
         }
         check_env("[node] env", &self.node.env)?;
         for file in &self.node.files {
@@ -274,9 +291,7 @@ impl TargetSpec {
         }
         let mut names = std::collections::HashSet::new();
         for v in &self.variants {
-            if v.name.trim().is_empty() {
-                return Err("[[variants]] name is empty; give every variant a name".into());
-            }
+            check_name("[[variants]] name", &v.name)?;
             if !names.insert(v.name.as_str()) {
                 return Err(format!("[[variants]] name {:?} appears twice", v.name));
             }
@@ -291,8 +306,8 @@ impl TargetSpec {
                     PROPERTIES.join(", ")
                 ));
             }
-            for arg in &v.args {
-                template_text(arg).map_err(|e| format!("[[variants]] {:?} args: {e}", v.name))?;
+            for arg in v.args.iter().chain(&v.client_args) {
+                check_arg(&format!("[[variants]] {:?} args", v.name), arg)?;
             }
             check_env(&format!("[[variants]] {:?} env", v.name), &v.env)?;
         }
@@ -361,6 +376,48 @@ impl TargetSpec {
                 )
             })
     }
+}
+
+/// The largest cluster a target may ask for.
+pub const MAX_NODES: u32 = 1000;
+/// The longest argument Linux passes to a program (MAX_ARG_STRLEN).
+const MAX_ARG: usize = 128 * 1024;
+
+/// A target or variant name: it ends up in run ids, folder and container names.
+fn check_name(field: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} = {name:?}: use 1 to 64 letters, digits, '-', '_' and '.', starting with a \
+             letter or digit (it names run folders and containers)"
+        ))
+    }
+}
+
+/// An argument a node or adapter can be given: no NUL byte, within Linux's limit, and a
+/// template that parses.
+fn check_arg(field: &str, arg: &str) -> Result<(), String> {
+    if arg.contains('\0') {
+        return Err(format!(
+            "{field}: {arg:?} holds a NUL byte, which no program can receive"
+        ));
+    }
+    if arg.len() > MAX_ARG {
+        return Err(format!(
+            "{field}: an argument of {} bytes; Linux passes at most {MAX_ARG} (use [[node.files]])",
+            arg.len()
+        ));
+    }
+    template_text(arg)
+        .map(|_| ())
+        .map_err(|e| format!("{field}: {e}"))
 }
 
 fn check_framing(field: &str, framing: &str) -> Result<(), String> {
@@ -565,6 +622,40 @@ mod tests {
             template: "a.j2".into(),
         });
         assert!(s.validate().unwrap_err().contains("without `..`"));
+    }
+
+    #[test]
+    fn names_sizes_and_arguments_are_checked() {
+        let mut s = spec();
+        s.name = "a/b".into();
+        assert!(s.validate().unwrap_err().contains("name = \"a/b\""));
+        let mut s = spec();
+        s.n = 1_000_000;
+        assert!(s.validate().unwrap_err().contains("n = 1000000"));
+        let mut s = spec();
+        s.image.cargo_bin = Some("--config=x".into());
+        assert!(s.validate().unwrap_err().contains("cargo_bin"));
+        let mut s = spec();
+        s.node.args.push("a\0b".into());
+        assert!(s.validate().unwrap_err().contains("NUL"));
+        let mut s = spec();
+        s.node.args.push("x".repeat(MAX_ARG + 1));
+        assert!(s.validate().unwrap_err().contains("at most"));
+        let mut s = spec();
+        s.variants.push(Variant {
+            name: String::new(),
+            args: vec![],
+            client_args: vec![],
+            env: BTreeMap::new(),
+            values: BTreeMap::new(),
+            violates: vec![],
+            description: String::new(),
+            n: None,
+            byzantine: None,
+            fault_budget_exceeded: false,
+            exposed_by: vec![],
+        });
+        assert!(s.validate().unwrap_err().contains("[[variants]] name"));
     }
 
     #[test]

@@ -73,13 +73,7 @@ impl ClusterSpec {
     /// `_`, `.` and `-` (what Docker accepts in a name), at most 64 characters.
     pub(crate) fn check_run_id(&self) -> Result<()> {
         let id = &self.run_id;
-        let fine = !id.is_empty()
-            && id.len() <= 64
-            && id.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if fine {
+        if traitor_model::target::is_container_name(id) {
             Ok(())
         } else {
             Err(ClusterError::new(

@@ -383,15 +383,20 @@ pub const MAX_NODES: u32 = 1000;
 /// The longest argument Linux passes to a program (MAX_ARG_STRLEN).
 const MAX_ARG: usize = 128 * 1024;
 
-/// A target or variant name: it ends up in run ids, folder and container names.
-fn check_name(field: &str, name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
+/// Whether `name` is usable in folder, container and network names (what Docker
+/// accepts): 1 to 64 letters, digits, `-`, `_` and `.`, starting with a letter or digit.
+pub fn is_container_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A target or variant name: it ends up in run ids, folder and container names.
+fn check_name(field: &str, name: &str) -> Result<(), String> {
+    if is_container_name(name) {
         Ok(())
     } else {
         Err(format!(
